@@ -1,0 +1,26 @@
+"""Where the book keeps downloaded data and training artefacts.
+
+Both folders live outside version control. Readers move them with environment
+variables, for example to a larger disk or to Google Drive on Colab:
+
+- ``ALEXNET_DATA``: data sets (Imagenette, mini-ImageNet, the offline set).
+- ``ALEXNET_ARTIFACTS``: checkpoints, histories and caches the chapters write.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+"""The repository's root folder (the one holding ``_config.yml``)."""
+
+
+def data_root() -> Path:
+    """The folder that holds data sets: ``$ALEXNET_DATA``, else ``<repo>/data``."""
+    return Path(os.environ.get("ALEXNET_DATA") or REPO_ROOT / "data").expanduser()
+
+
+def artifacts_root() -> Path:
+    """The folder for checkpoints and caches: ``$ALEXNET_ARTIFACTS``, else ``<repo>/_artifacts``."""
+    return Path(os.environ.get("ALEXNET_ARTIFACTS") or REPO_ROOT / "_artifacts").expanduser()

@@ -1,0 +1,123 @@
+"""Runtime profiles: one setting decides how big every experiment in the book is.
+
+``ALEXNET_PROFILE=quick`` runs every chapter in minutes on a laptop CPU (small
+images, small subsets, few epochs); ``ALEXNET_PROFILE=full`` runs the experiments
+the way the paper did, which wants a GPU. Unset, the profile is ``full`` when
+TensorFlow sees a GPU and ``quick`` otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+PROFILE_VARIABLE = "ALEXNET_PROFILE"
+PROFILE_NAMES = ("quick", "full")
+
+
+@dataclass(frozen=True)
+class ExperimentSettings:
+    """How large one experiment runs.
+
+    ``image_size`` is the side of the (square) network input in pixels;
+    ``subset_size`` the number of training images used (``None``: all of them);
+    ``batch_size`` and ``epochs`` are what the optimiser sees.
+    """
+
+    image_size: int
+    subset_size: int | None
+    batch_size: int
+    epochs: int
+
+
+def _frozen(settings: dict[str, ExperimentSettings]) -> Mapping[str, ExperimentSettings]:
+    return MappingProxyType(dict(settings))
+
+
+# One entry per experiment of the book. The full profile follows the paper
+# (§3.5, §4: 224/227-pixel crops, batch 128, about 90 epochs); the quick profile
+# keeps each chapter within minutes on two CPU cores.
+_SETTINGS: dict[str, Mapping[str, ExperimentSettings]] = {
+    "quick": _frozen({
+        "relu_vs_tanh": ExperimentSettings(image_size=32, subset_size=5_000, batch_size=128, epochs=6),
+        "dropout": ExperimentSettings(image_size=32, subset_size=2_000, batch_size=64, epochs=20),
+        "data": ExperimentSettings(image_size=96, subset_size=1_000, batch_size=32, epochs=1),
+        "alexnet": ExperimentSettings(image_size=99, subset_size=None, batch_size=32, epochs=6),
+        "evaluation": ExperimentSettings(image_size=99, subset_size=None, batch_size=64, epochs=6),
+    }),
+    "full": _frozen({
+        "relu_vs_tanh": ExperimentSettings(image_size=32, subset_size=None, batch_size=128, epochs=30),
+        "dropout": ExperimentSettings(image_size=32, subset_size=10_000, batch_size=128, epochs=60),
+        "data": ExperimentSettings(image_size=227, subset_size=None, batch_size=128, epochs=1),
+        "alexnet": ExperimentSettings(image_size=227, subset_size=None, batch_size=128, epochs=90),
+        "evaluation": ExperimentSettings(image_size=227, subset_size=None, batch_size=128, epochs=90),
+    }),
+}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named set of experiment sizes; ``profile["alexnet"].epochs`` and so on."""
+
+    name: str
+    experiments: Mapping[str, ExperimentSettings] = field(repr=False)
+
+    def __getitem__(self, experiment: str) -> ExperimentSettings:
+        try:
+            return self.experiments[experiment]
+        except KeyError:
+            known = ", ".join(sorted(self.experiments))
+            raise KeyError(f"profile {self.name!r} has no experiment {experiment!r}; known: {known}") from None
+
+
+def gpu_names() -> list[str]:
+    """Names of the GPUs TensorFlow can use (empty on a CPU-only machine)."""
+    import tensorflow as tf
+
+    return [gpu.name for gpu in tf.config.list_physical_devices("GPU")]
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """The profile named by ``name``, else by ``$ALEXNET_PROFILE``, else by the hardware.
+
+    Raises ``ValueError`` for an unknown name, saying which names exist.
+    """
+    chosen = name or os.environ.get(PROFILE_VARIABLE, "").strip().lower()
+    if not chosen:
+        chosen = "full" if gpu_names() else "quick"
+    if chosen not in _SETTINGS:
+        raise ValueError(
+            f"unknown profile {chosen!r} (from {PROFILE_VARIABLE} or the argument); "
+            f"use one of {', '.join(PROFILE_NAMES)}, e.g. {PROFILE_VARIABLE}=quick"
+        )
+    return Profile(name=chosen, experiments=_SETTINGS[chosen])
+
+
+def device_description() -> str:
+    """One line naming where TensorFlow computes: the GPUs, else the CPU and its cores."""
+    gpus = gpu_names()
+    if gpus:
+        return f"GPU x{len(gpus)} ({', '.join(gpus)})"
+    return f"CPU ({os.cpu_count()} cores, {platform.machine()})"
+
+
+def describe(data: str = "none (this chapter loads no data set)", profile: Profile | None = None) -> str:
+    """The run context every chapter prints first: profile, device, versions, data.
+
+    ``data`` names the data set the chapter runs on, as the data helpers describe it
+    (for example ``"offline shapes set (no real images found)"``).
+    """
+    import keras
+    import tensorflow as tf
+
+    profile = profile or get_profile()
+    lines = {
+        "profile": f"{profile.name} (set {PROFILE_VARIABLE}=quick|full to change)",
+        "device": device_description(),
+        "versions": f"TensorFlow {tf.__version__}, Keras {keras.__version__}, Python {platform.python_version()}",
+        "data": data,
+    }
+    return "\n".join(f"{key:>8}: {value}" for key, value in lines.items())

@@ -1,0 +1,48 @@
+"""Fixtures shared by the tests: the repository's paths and one executed build of the book."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BOOK_DIR = REPO_ROOT / "book"
+
+
+def chapter_notebooks() -> list[Path]:
+    """The chapters listed in ``_toc.yml`` that are notebooks, in reading order."""
+    toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text())
+    files = [chapter["file"] for part in toc["parts"] for chapter in part["chapters"]]
+    return [REPO_ROOT / f"{file}.ipynb" for file in files if (REPO_ROOT / f"{file}.ipynb").exists()]
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Build the whole book once per test session, executing every chapter afresh.
+
+    The build uses the quick profile, ``execute_notebooks: force`` (as CI does) and
+    ``-W`` so that any warning or failing cell fails it. Training artefacts go to a
+    temporary folder so that nothing a reader left behind is reused. Returns the
+    folder holding the HTML site.
+    """
+    out = tmp_path_factory.mktemp("book")
+    config = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())
+    config["execute"]["execute_notebooks"] = "force"
+    config_path = out / "_config.yml"
+    config_path.write_text(yaml.safe_dump(config))
+    env = {**os.environ, "ALEXNET_PROFILE": "quick", "ALEXNET_ARTIFACTS": str(out / "artifacts")}
+    command = [
+        shutil.which("jupyter-book") or "jupyter-book", "build", str(REPO_ROOT),
+        "--config", str(config_path), "--path-output", str(out), "-W", "--keep-going",
+    ]
+    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    log = out / "build.log"
+    log.write_text(result.stdout + "\n" + result.stderr)
+    if result.returncode != 0:
+        pytest.fail(f"the book build failed (exit {result.returncode}); log in {log}:\n{result.stdout[-6000:]}\n{result.stderr[-4000:]}")
+    return out / "_build" / "html"

@@ -1,0 +1,63 @@
+"""The runtime profile: chosen by ALEXNET_PROFILE or the hardware, one object of sizes."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers import profile as profile_module
+from helpers.profile import PROFILE_NAMES, describe, get_profile
+
+
+def test_environment_variable_chooses_the_profile(monkeypatch):
+    monkeypatch.setenv("ALEXNET_PROFILE", "full")
+    assert get_profile().name == "full"
+    monkeypatch.setenv("ALEXNET_PROFILE", " Quick ")
+    assert get_profile().name == "quick"
+
+
+def test_argument_overrides_environment(monkeypatch):
+    monkeypatch.setenv("ALEXNET_PROFILE", "full")
+    assert get_profile("quick").name == "quick"
+
+
+@pytest.mark.parametrize("gpus, expected", [([], "quick"), (["/physical_device:GPU:0"], "full")])
+def test_default_follows_the_hardware(monkeypatch, gpus, expected):
+    monkeypatch.delenv("ALEXNET_PROFILE", raising=False)
+    monkeypatch.setattr(profile_module, "gpu_names", lambda: gpus)
+    assert get_profile().name == expected
+
+
+def test_unknown_profile_says_what_to_use(monkeypatch):
+    monkeypatch.setenv("ALEXNET_PROFILE", "turbo")
+    with pytest.raises(ValueError, match="use one of quick, full"):
+        get_profile()
+
+
+def test_both_profiles_size_the_same_experiments():
+    quick, full = (get_profile(name) for name in PROFILE_NAMES)
+    assert set(quick.experiments) == set(full.experiments)
+    for experiment in quick.experiments:
+        small, large = quick[experiment], full[experiment]
+        assert small.image_size <= large.image_size
+        assert small.epochs <= large.epochs
+        assert (small.subset_size or 10**9) <= (large.subset_size or 10**9)
+
+
+def test_full_profile_follows_the_paper():
+    alexnet = get_profile("full")["alexnet"]
+    assert (alexnet.image_size, alexnet.batch_size) == (227, 128)  # §3.5, §4
+
+
+def test_unknown_experiment_lists_known_ones():
+    with pytest.raises(KeyError, match="alexnet"):
+        get_profile("quick")["alexnett"]
+
+
+def test_describe_names_profile_device_versions_and_data(monkeypatch):
+    monkeypatch.setenv("ALEXNET_PROFILE", "quick")
+    text = describe(data="offline shapes set")
+    fields = dict(line.strip().split(": ", 1) for line in text.splitlines())
+    assert fields["profile"].startswith("quick")
+    assert fields["device"].startswith(("CPU", "GPU"))
+    assert "TensorFlow 2." in fields["versions"] and "Keras 3." in fields["versions"]
+    assert fields["data"] == "offline shapes set"

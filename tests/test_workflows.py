@@ -1,0 +1,43 @@
+"""The GitHub workflows are valid (actionlint) and do what the README says."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+import yaml
+from conftest import REPO_ROOT
+
+WORKFLOWS = sorted((REPO_ROOT / ".github" / "workflows").glob("*.yml"))
+
+
+def test_the_expected_workflows_exist():
+    assert {path.name for path in WORKFLOWS} >= {"tests.yml", "book.yml"}
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_actionlint_passes(path):
+    actionlint = shutil.which("actionlint")
+    assert actionlint, "actionlint is missing: pip install -r requirements.txt"
+    result = subprocess.run([actionlint, "-shellcheck=", "-pyflakes=", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_tests_workflow_runs_the_readme_test_command():
+    readme = (REPO_ROOT / "README.md").read_text()
+    workflow = (REPO_ROOT / ".github" / "workflows" / "tests.yml").read_text()
+    ci_script = (REPO_ROOT / ".ci" / "run").read_text()
+    command = "python -m pytest"
+    assert command in readme and command in workflow and command in ci_script
+
+
+def test_book_workflow_uses_gpu_label_from_a_variable_and_deploys_pages():
+    workflow = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / "book.yml").read_text())
+    text = (REPO_ROOT / ".github" / "workflows" / "book.yml").read_text()
+    assert "vars.GPU_RUNNER" in text
+    assert "tensorflow[and-cuda]" in text
+    assert "actions/deploy-pages" in text
+    assert "_build/html/reports" in text
+    assert "us-docker.pkg.dev/colab-images/public/runtime" in text
+    assert set(workflow["jobs"]) >= {"build", "deploy", "colab"}
