@@ -47,6 +47,8 @@ _SETTINGS: dict[str, Mapping[str, ExperimentSettings]] = {
         "data": ExperimentSettings(image_size=96, subset_size=1_000, batch_size=32, epochs=1),
         "alexnet": ExperimentSettings(image_size=99, subset_size=None, batch_size=32, epochs=6),
         "evaluation": ExperimentSettings(image_size=99, subset_size=None, batch_size=64, epochs=6),
+        "comparison": ExperimentSettings(image_size=67, subset_size=1_000, batch_size=32, epochs=4),
+        "ablation": ExperimentSettings(image_size=67, subset_size=1_000, batch_size=32, epochs=3),
     }),
     "full": _frozen({
         "relu_vs_tanh": ExperimentSettings(image_size=32, subset_size=None, batch_size=128, epochs=30),
@@ -54,6 +56,8 @@ _SETTINGS: dict[str, Mapping[str, ExperimentSettings]] = {
         "data": ExperimentSettings(image_size=227, subset_size=None, batch_size=128, epochs=1),
         "alexnet": ExperimentSettings(image_size=227, subset_size=None, batch_size=128, epochs=90),
         "evaluation": ExperimentSettings(image_size=227, subset_size=None, batch_size=128, epochs=90),
+        "comparison": ExperimentSettings(image_size=227, subset_size=None, batch_size=128, epochs=30),
+        "ablation": ExperimentSettings(image_size=227, subset_size=None, batch_size=128, epochs=30),
     }),
 }
 
