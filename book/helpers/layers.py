@@ -1,0 +1,225 @@
+"""AlexNet's layers written from scratch in NumPy: the reference the book checks TensorFlow against.
+
+Every function takes batched NHWC arrays (``x: (N, H, W, C)``) of float32 or float64,
+uses the TensorFlow/Keras kernel layout (``w: (kh, kw, C / groups, F)``) and is
+vectorized: no Python loop runs over pixels or channels. ``conv2d_loop`` is the one
+exception, kept on purpose: it reads like the paper's description (one dot product
+per output pixel and kernel) and shows how much the vectorized version buys.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+Padding = Literal["valid", "same"] | int | tuple[int, int]
+
+
+def _check_rank(name: str, array: np.ndarray, rank: int, layout: str) -> None:
+    if array.ndim != rank:
+        raise ValueError(f"{name}: expected a rank-{rank} array {layout}, got shape {array.shape}; "
+                         "add a batch axis with x[None] if you pass a single image")
+
+
+def _as_float(*arrays: np.ndarray) -> list[np.ndarray]:
+    dtype = np.result_type(*arrays, np.float32)
+    return [np.asarray(a, dtype=dtype) for a in arrays]
+
+
+def _pad_amounts(size: int, kernel: int, stride: int, padding: Padding, axis: int) -> tuple[int, int]:
+    """(before, after) padding of one spatial axis, the way TensorFlow computes it."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return 0, 0
+        if padding == "same":  # TF: output ceil(size / stride), the odd pixel goes after
+            total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
+            return total // 2, total - total // 2
+        raise ValueError(f"padding must be 'valid', 'same', an int or a pair of ints, got {padding!r}")
+    amount = padding if isinstance(padding, (int, np.integer)) else padding[axis]
+    if amount < 0:
+        raise ValueError(f"padding must be non-negative, got {padding!r}")
+    return int(amount), int(amount)
+
+
+def _pad_spatial(name: str, x: np.ndarray, kh: int, kw: int, stride: int, padding: Padding,
+                 fill: float = 0.0) -> np.ndarray:
+    if not isinstance(stride, (int, np.integer)) or stride < 1:
+        raise ValueError(f"{name}: stride must be a positive int, got {stride!r}")
+    if not isinstance(padding, str) and not isinstance(padding, (int, np.integer)) and len(padding) != 2:
+        raise ValueError(f"{name}: padding must be 'valid', 'same', an int or a pair (ph, pw), "
+                         f"got {padding!r}")
+    (top, bottom), (left, right) = (_pad_amounts(x.shape[1], kh, stride, padding, 0),
+                                    _pad_amounts(x.shape[2], kw, stride, padding, 1))
+    if top or bottom or left or right:
+        x = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=fill)
+    if kh > x.shape[1] or kw > x.shape[2]:
+        raise ValueError(f"{name}: kernel {kh}x{kw} is larger than the padded input "
+                         f"{x.shape[1]}x{x.shape[2]} "
+                         f"(input shape {x.shape}); use padding='same' or a larger input")
+    return x
+
+
+def _windows(x: np.ndarray, kh: int, kw: int, stride: int) -> np.ndarray:
+    """View of every (kh, kw) window: (N, H_out, W_out, C, kh, kw), no copy."""
+    return sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::stride, ::stride]
+
+
+def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, stride: int = 1,
+           padding: Padding = "valid", groups: int = 1) -> np.ndarray:
+    """2-D convolution (cross-correlation, as every framework computes it), like ``tf.nn.conv2d``.
+
+    x: (N, H, W, C); w: (kh, kw, C / groups, F); b: (F,) or None.
+    ``padding``: ``"valid"`` (none), ``"same"`` (TensorFlow's rule: output ceil(H / stride)),
+    an int (that many zeros on every side) or ``(ph, pw)``. ``groups`` splits the input
+    channels and the kernels into that many independent towers, as AlexNet's two GPUs do
+    (§3.2, Figure 2): kernels ``g*F/groups ... (g+1)*F/groups - 1`` see only input channel
+    group ``g``, the same order as ``keras.layers.Conv2D(groups=...)``.
+    Returns (N, H_out, W_out, F) with H_out = floor((H + pads - kh) / stride) + 1.
+    """
+    x, w = np.asarray(x), np.asarray(w)
+    _check_rank("conv2d", x, 4, "x: (N, H, W, C)")
+    _check_rank("conv2d", w, 4, "w: (kh, kw, C / groups, F)")
+    kh, kw, cg, filters = w.shape
+    channels = x.shape[3]
+    if not isinstance(groups, (int, np.integer)) or groups < 1 or channels % groups or filters % groups:
+        raise ValueError(f"conv2d: groups={groups!r} must be a positive int dividing both the input channels "
+                         f"({channels}, x shape {x.shape}) and the kernels ({filters}, w shape {w.shape})")
+    if cg * groups != channels:
+        raise ValueError(f"conv2d: channel mismatch: x has {channels} channels (shape {x.shape}) but w "
+                         f"expects {cg} x groups={groups} = {cg * groups} (shape {w.shape}); "
+                         "w must be (kh, kw, C / groups, F)")
+    if b is not None and np.shape(b) != (filters,):
+        raise ValueError(f"conv2d: bias shape {np.shape(b)} does not match the {filters} kernels "
+                         f"of w {w.shape}")
+    x, w = _as_float(x, w)
+    x = _pad_spatial("conv2d", x, kh, kw, stride, padding)
+    win = _windows(x, kh, kw, stride)  # (N, Ho, Wo, C, kh, kw)
+    n, ho, wo = win.shape[:3]
+    # im2col: one row of C/groups*kh*kw numbers per output pixel and group, then one matrix product per group
+    cols = np.ascontiguousarray(win).reshape(n * ho * wo, groups, cg * kh * kw).transpose(1, 0, 2)
+    kernels = w.reshape(kh, kw, cg, groups, filters // groups).transpose(3, 2, 0, 1, 4)
+    out = np.matmul(cols, kernels.reshape(groups, cg * kh * kw, filters // groups))  # (G, N*Ho*Wo, F/G)
+    out = out.transpose(1, 0, 2).reshape(n, ho, wo, filters)
+    if b is not None:
+        out += np.asarray(b, dtype=out.dtype)
+    return out
+
+
+def conv2d_loop(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, stride: int = 1) -> np.ndarray:
+    """The textbook convolution, one dot product per image, output pixel and kernel (no padding, no groups).
+
+    x: (N, H, W, C); w: (kh, kw, C, F); b: (F,) or None. Returns (N, H_out, W_out, F).
+    For teaching and benchmarks only: it is hundreds of times slower than ``conv2d``.
+    """
+    kh, kw, _, filters = w.shape
+    n, h, width, _ = x.shape
+    h_out, w_out = (h - kh) // stride + 1, (width - kw) // stride + 1
+    out = np.zeros((n, h_out, w_out, filters), dtype=np.result_type(x, w))
+    for image in range(n):
+        for i in range(h_out):
+            for j in range(w_out):
+                patch = x[image, i * stride:i * stride + kh, j * stride:j * stride + kw, :]
+                for f in range(filters):
+                    out[image, i, j, f] = np.sum(patch * w[:, :, :, f]) + (0 if b is None else b[f])
+    return out
+
+
+def max_pool2d(x: np.ndarray, size: int = 3, stride: int = 2,
+               padding: Literal["valid", "same"] = "valid") -> np.ndarray:
+    """Max pooling over ``size`` x ``size`` windows every ``stride`` pixels, like ``tf.nn.max_pool2d``.
+
+    x: (N, H, W, C). §3.4: AlexNet pools with size z=3 and stride s=2, so neighbouring windows
+    overlap; z=2, s=2 is the traditional non-overlapping pooling. ``"same"`` pads with -inf,
+    so padding never wins the max. Returns (N, H_out, W_out, C).
+    """
+    x = np.asarray(x)
+    _check_rank("max_pool2d", x, 4, "x: (N, H, W, C)")
+    if not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(f"max_pool2d: size must be a positive int, got {size!r}")
+    if padding not in ("valid", "same"):
+        raise ValueError(f"max_pool2d: padding must be 'valid' or 'same', got {padding!r}")
+    (x,) = _as_float(x)
+    x = _pad_spatial("max_pool2d", x, size, size, stride, padding, fill=-np.inf)
+    return _windows(x, size, size, stride).max(axis=(-2, -1))
+
+
+def dense(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """Fully connected layer ``x @ w + b``, like ``keras.layers.Dense`` without activation.
+
+    x: (N, D); w: (D, U); b: (U,) or None. Returns (N, U).
+    """
+    x, w = np.asarray(x), np.asarray(w)
+    _check_rank("dense", x, 2, "x: (N, D); flatten feature maps with x.reshape(len(x), -1)")
+    _check_rank("dense", w, 2, "w: (D, U)")
+    if x.shape[1] != w.shape[0]:
+        raise ValueError(f"dense: x has {x.shape[1]} features (shape {x.shape}) but w expects {w.shape[0]} "
+                         f"(shape {w.shape})")
+    if b is not None and np.shape(b) != (w.shape[1],):
+        raise ValueError(f"dense: bias shape {np.shape(b)} does not match the {w.shape[1]} units "
+                         f"of w {w.shape}")
+    x, w = _as_float(x, w)
+    out = x @ w
+    return out if b is None else out + np.asarray(b, dtype=out.dtype)
+
+
+def relu(x: np.ndarray) -> np.ndarray:
+    """Rectified linear unit max(0, x) (§3.1), elementwise, same shape and dtype."""
+    x = np.asarray(x)
+    return np.maximum(x, np.zeros((), dtype=x.dtype))
+
+
+def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Softmax along ``axis``, like ``tf.nn.softmax``.
+
+    Subtracting the maximum first changes nothing mathematically but keeps ``exp``
+    from overflowing on large logits.
+    """
+    (x,) = _as_float(np.asarray(x))
+    shifted = np.exp(x - x.max(axis=axis, keepdims=True))
+    return shifted / shifted.sum(axis=axis, keepdims=True)
+
+
+def dropout(x: np.ndarray, rate: float, rng: np.random.Generator, training: bool,
+            scale_at: Literal["train", "test"] = "train") -> np.ndarray:
+    """Dropout: zero each unit with probability ``rate`` while training.
+
+    ``scale_at="train"`` is inverted dropout (Keras): kept units are divided by 1 - rate during
+    training and the layer is the identity at test time. ``scale_at="test"`` is the paper's
+    variant (§4.2): training keeps units unscaled and test time multiplies every output by
+    1 - rate (0.5 in the paper). Both give the same expected activation.
+    """
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"dropout: rate must be in [0, 1), got {rate!r}")
+    if scale_at not in ("train", "test"):
+        raise ValueError(f"dropout: scale_at must be 'train' (inverted) or 'test' (the paper's), "
+                         f"got {scale_at!r}")
+    (x,) = _as_float(np.asarray(x))
+    if not training:
+        return x if scale_at == "train" else x * x.dtype.type(1.0 - rate)
+    keep = rng.random(x.shape) >= rate
+    kept = np.where(keep, x, x.dtype.type(0))
+    return kept / x.dtype.type(1.0 - rate) if scale_at == "train" else kept
+
+
+def local_response_normalization(x: np.ndarray, k: float = 2.0, n: int = 5, alpha: float = 1e-4,
+                                 beta: float = 0.75) -> np.ndarray:
+    """Local response normalization across channels, the paper's formula (§3.3).
+
+    x: (N, H, W, C). b[..., i] = a[..., i] / (k + alpha * sum_j a[..., j]**2) ** beta, the sum over
+    the ``n`` channels j centred on i (fewer at the edges). alpha is NOT divided by n (some
+    frameworks do that). Equals ``tf.nn.local_response_normalization(x, depth_radius=n // 2,
+    bias=k, alpha=alpha, beta=beta)``.
+    """
+    # §3.3: k=2, n=5, alpha=1e-4, beta=0.75 are the paper's values (the defaults here)
+    x = np.asarray(x)
+    _check_rank("local_response_normalization", x, 4, "x: (N, H, W, C)")
+    if not isinstance(n, (int, np.integer)) or n < 1 or n % 2 == 0:
+        raise ValueError(f"local_response_normalization: n must be a positive odd int (a window centred on "
+                         f"each channel), got {n!r}")
+    (x,) = _as_float(x)
+    radius = n // 2
+    squares = np.pad(x * x, ((0, 0), (0, 0), (0, 0), (radius, radius)))
+    window_sum = sliding_window_view(squares, n, axis=-1).sum(axis=-1)  # (N, H, W, C)
+    return x / (k + alpha * window_sum) ** beta
