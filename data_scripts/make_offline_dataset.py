@@ -42,6 +42,8 @@ FORMAT_VERSION = 1
 """Bumped whenever the drawing changes, so that a cached set of an older version is redrawn."""
 MANIFEST = "manifest.json"
 SPLITS = ("train", "val")
+_DEFAULTS = {"train_per_class": 300, "val_per_class": 60, "image_size": 128, "seed": 2012}
+"""The set the book uses: 10 x (300 + 60) images of 128 x 128 (about 30 MB)."""
 _SUPERSAMPLE = 2  # masks are drawn at twice the size and averaged down: anti-aliased edges
 
 
@@ -177,14 +179,18 @@ def make_offline_dataset(
         # NumPy and PIL release the GIL while they draw and compress, so threads use every core.
         with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
             list(pool.map(lambda job: _draw_folder(*job, image_size=image_size, seed=seed), jobs))
-        manifest = {"version": FORMAT_VERSION, "classes": list(CLASS_NAMES), "image_size": image_size,
-                    "seed": seed, "train_per_class": train_per_class, "val_per_class": val_per_class}
+        manifest = {"version": FORMAT_VERSION, "classes": list(CLASS_NAMES), "train_per_class": train_per_class,
+                    "val_per_class": val_per_class, "image_size": image_size, "seed": seed}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
             os.replace(out, old / out.name)
             shutil.rmtree(old, ignore_errors=True)
-        os.replace(tmp, out)  # atomic on one file system: readers see no set or a whole one
+        try:
+            os.replace(tmp, out)  # atomic on one file system: readers see no set or a whole one
+        except OSError:
+            if not _is_complete(out, manifest):  # another process finished the same set first: keep it
+                raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
@@ -206,10 +212,9 @@ def ensure_offline_dataset(root: Path | None = None) -> Path:
     current version is reused; anything else is redrawn.
     """
     folder = Path(root if root is not None else default_data_root()) / "offline"
-    expected = {"version": FORMAT_VERSION, "classes": list(CLASS_NAMES), "image_size": 128,
-                "seed": 2012, "train_per_class": 300, "val_per_class": 60}
+    expected = {"version": FORMAT_VERSION, "classes": list(CLASS_NAMES), **_DEFAULTS}
     if not _is_complete(folder, expected):
-        make_offline_dataset(folder)
+        make_offline_dataset(folder, **_DEFAULTS)
     return folder
 
 

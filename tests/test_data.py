@@ -138,8 +138,8 @@ def test_missing_or_empty_folder_says_how_to_fetch(roots, tmp_path):
 
 def test_best_available_prefers_imagenette_and_names_its_classes(roots, tmp_path, monkeypatch):
     monkeypatch.setattr(data, "_offline_folder", lambda: pytest.fail("the offline set must not be drawn"))
-    _write_images(roots / "imagenette2-160" / "train", {"n01440764": 2, "n03888605": 2}, seed=5, size=24)
-    _write_images(roots / "imagenette2-160" / "val", {"n01440764": 1, "n03888605": 1}, seed=6, size=24, fmt="jpeg")
+    _write_images(roots / "imagenette2-160" / "train", {"n01440764": 2, "n03888257": 2}, seed=5, size=24)
+    _write_images(roots / "imagenette2-160" / "val", {"n01440764": 1, "n03888257": 1}, seed=6, size=24, fmt="jpeg")
     x_train, y_train, x_val, y_val, names, source = data.load_arrays(image_size=SIZE)
     assert names == ["tench", "parachute"] and source.name == "imagenette2-160" and source.is_real
     assert x_train.shape == (4, SIZE, SIZE, 3) and x_val.shape == (2, SIZE, SIZE, 3)

@@ -6,11 +6,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from helpers.lrn import LocalResponseNormalization
 
 
-def paper_formula(a: np.ndarray, k: float = 2.0, n: int = 5, alpha: float = 1e-4, beta: float = 0.75) -> np.ndarray:
+def paper_formula(a: np.ndarray, k: float = 2.0, n: int = 5, alpha: float = 1e-4,
+                  beta: float = 0.75) -> np.ndarray:
     """§3.3 written out channel by channel, in float64 (the independent reference)."""
     channels = a.shape[-1]
     b = np.empty_like(a, dtype=np.float64)
@@ -27,7 +27,8 @@ def activations() -> np.ndarray:
 
 
 def test_equals_tf_nn_with_paper_parameters(activations):
-    expected = tf.nn.local_response_normalization(activations, depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75)
+    expected = tf.nn.local_response_normalization(activations, depth_radius=2, bias=2.0, alpha=1e-4,
+                                                  beta=0.75)
     got = LocalResponseNormalization()(activations)
     np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-5, atol=1e-6)
 
@@ -40,16 +41,20 @@ def test_equals_the_paper_formula_and_actually_normalizes(activations):
     assert not np.allclose(got, activations * 2 ** -0.75, rtol=1e-3)
 
 
-@pytest.mark.parametrize("params", [dict(k=1.0, n=3, alpha=1e-3, beta=0.5), dict(k=2.0, n=7, alpha=5e-4, beta=0.75)])
+@pytest.mark.parametrize("params", [dict(k=1.0, n=3, alpha=1e-3, beta=0.5),
+                                    dict(k=2.0, n=7, alpha=5e-4, beta=0.75)])
 def test_other_parameters_follow_the_formula(activations, params):
     got = np.asarray(LocalResponseNormalization(**params)(activations))
-    np.testing.assert_allclose(got, paper_formula(activations.astype(np.float64), **params), rtol=1e-5, atol=1e-6)
+    expected = paper_formula(activations.astype(np.float64), **params)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_equals_the_numpy_layer(activations):
     layers = pytest.importorskip("helpers.layers")
-    expected = layers.local_response_normalization(activations.astype(np.float64), k=2.0, n=5, alpha=1e-4, beta=0.75)
-    np.testing.assert_allclose(np.asarray(LocalResponseNormalization()(activations)), expected, rtol=1e-5, atol=1e-6)
+    expected = layers.local_response_normalization(activations.astype(np.float64), k=2.0, n=5, alpha=1e-4,
+                                                   beta=0.75)
+    got = np.asarray(LocalResponseNormalization()(activations))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_gradient_matches_tf_nn(activations):
@@ -103,7 +108,8 @@ def test_mixed_precision_policy_in_a_model(activations):
     finally:
         keras.mixed_precision.set_global_policy(previous)
     assert got.dtype == tf.float16
-    np.testing.assert_allclose(np.asarray(got, dtype=np.float64), paper_formula(activations.astype(np.float64)),
+    expected = paper_formula(activations.astype(np.float64))
+    np.testing.assert_allclose(np.asarray(got, dtype=np.float64), expected,
                                rtol=2e-3, atol=1e-3)
 
 

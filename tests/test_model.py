@@ -5,12 +5,12 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-
 from helpers.lrn import LocalResponseNormalization
 from helpers.model import build_alexnet, feature_extractor, layer_costs, minimum_input_size, numpy_forward
 from helpers.seeding import set_seed
 
-LAYER_NAMES = ["image", "conv1", "lrn1", "pool1", "conv2", "lrn2", "pool2", "conv3", "conv4", "conv5", "pool5",
+LAYER_NAMES = ["image", "conv1", "lrn1", "pool1", "conv2", "lrn2", "pool2", "conv3", "conv4", "conv5",
+               "pool5",
                "flatten", "fc6", "drop6", "fc7", "drop7", "fc8"]
 
 
@@ -49,7 +49,8 @@ def test_layers_and_shapes_of_figure_2(paper):
     assert shapes["conv5"] == (13, 13, 256)
     assert shapes["pool5"] == (6, 6, 256) and shapes["flatten"] == (9216,)
     assert shapes["fc8"] == (1000,)
-    assert [paper.get_layer(n).groups for n in ("conv1", "conv2", "conv3", "conv4", "conv5")] == [1, 2, 1, 2, 2]
+    convs = ("conv1", "conv2", "conv3", "conv4", "conv5")
+    assert [paper.get_layer(n).groups for n in convs] == [1, 2, 1, 2, 2]
     assert [paper.get_layer(n).pool_size for n in ("pool1", "pool2", "pool5")] == [(3, 3)] * 3
 
 
@@ -97,7 +98,8 @@ def test_modern_variant_uses_batch_norm_and_he_init():
     assert np.all(bias == 0)
 
 
-@pytest.mark.parametrize("normalization, present, absent", [("none", None, "lrn"), ("batchnorm", "bn", "lrn")])
+@pytest.mark.parametrize("normalization, present, absent",
+                         [("none", None, "lrn"), ("batchnorm", "bn", "lrn")])
 def test_normalization_override(normalization, present, absent):
     model = build_alexnet(num_classes=5, input_size=67, normalization=normalization)
     names = [layer.name for layer in model.layers]
@@ -175,12 +177,16 @@ def test_fc7_features(small_paper):
 def test_numpy_forward_equals_keras(variant, small_paper):
     pytest.importorskip("helpers.layers")
     set_seed()
-    model = small_paper if variant == "paper" else build_alexnet(num_classes=10, input_size=67, variant=variant)
+    if variant == "paper":
+        model = small_paper
+    else:
+        model = build_alexnet(num_classes=10, input_size=67, variant=variant)
     if variant == "modern":  # non-trivial moving statistics, so batch norm is really tested
         for name in ("bn1", "bn2"):
             layer = model.get_layer(name)
             rng = np.random.default_rng(3)
-            layer.set_weights([rng.uniform(0.5, 1.5, w.shape).astype(np.float32) for w in layer.get_weights()])
+            layer.set_weights([rng.uniform(0.5, 1.5, w.shape).astype(np.float32)
+                               for w in layer.get_weights()])
     # Mean-subtracted pixels for the paper's small weights; unit-scale inputs for He initialisation,
     # whose logits are otherwise in the hundreds (float32 then carries only ~1e-4 absolute digits).
     scale = 50.0 if variant == "paper" else 0.05

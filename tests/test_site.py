@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -24,7 +25,8 @@ import pytest
 import yaml
 from conftest import REPO_ROOT
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's Chromium by default; CHROMIUM_PATH names another (GitHub's runners ship Google Chrome).
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -32,7 +34,7 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
 CONFIG = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())
 TOC = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text())
-# Every page of the table of contents, as its path in the site without ".html": book/intro, book/01_history, ...
+# Every page of the table of contents, as its path in the site without ".html" (book/intro, ...).
 PAGES = [TOC["root"]] + [chapter["file"] for part in TOC["parts"] for chapter in part["chapters"]]
 NOTEBOOK_PAGES = [page for page in PAGES if (REPO_ROOT / f"{page}.ipynb").exists()]
 LOCAL_HOST = "127.0.0.1"
@@ -66,9 +68,13 @@ def browser():
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's browser with `apt-get install chromium` "
                     "(.ci/run does this when it runs as root)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("Playwright's Python package is missing: `python -m pip install -r requirements.txt`")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
             yield chromium
         finally:
@@ -147,13 +153,14 @@ def visit(browser, site):
 @pytest.mark.parametrize("page", PAGES)
 def test_page_loads_without_errors_and_its_images_load(visit, page):
     opened = visit(f"{page}.html")
-    assert opened.response is not None and opened.response.ok, f"{page}.html: HTTP {opened.response and opened.response.status}"
+    status = opened.response.status if opened.response else None
+    assert opened.response is not None and opened.response.ok, f"{page}.html: HTTP {status}"
     opened.page.wait_for_load_state("networkidle")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     opened.page.screenshot(path=str(SCREENSHOTS / f"{Path(page).name}.png"), full_page=True)
     assert not opened.errors, f"{page}.html:\n" + "\n".join(opened.errors)
     images = opened.page.eval_on_selector_all(
-        "img", "imgs => imgs.map(i => ({src: i.currentSrc || i.src, complete: i.complete, width: i.naturalWidth}))")
+        "img", "imgs => imgs.map(i => ({src: i.currentSrc || i.src, width: i.naturalWidth}))")
     broken = [image["src"] for image in images if _is_local(image["src"]) and image["width"] == 0]
     assert not broken, f"{page}.html: images that did not load: {broken}"
 
@@ -161,17 +168,23 @@ def test_page_loads_without_errors_and_its_images_load(visit, page):
 @pytest.mark.browser
 def test_chapters_show_their_figures(visit):
     """Chapters that draw a figure show it as a loaded image with alt text or a caption."""
+    problems = []
     for page in NOTEBOOK_PAGES:
         opened = visit(f"{page}.html")
         figures = opened.page.eval_on_selector_all(
             "article img",
-            """imgs => imgs.map(i => ({src: i.src, width: i.naturalWidth, alt: (i.getAttribute('alt') || '').trim(),
-                                       caption: (i.closest('figure')?.querySelector('figcaption')?.innerText || '').trim()}))""")
-        for figure in figures:
-            assert figure["width"] > 0, f"{page}.html: figure {figure['src']} did not load"
-            described = figure["caption"] or (figure["alt"] and not re.search(r"\.(png|jpe?g|svg)$", figure["alt"]))
-            assert described, (f"{page}.html: figure {figure['src']} has neither alt text nor a caption; give the "
-                               "cell `mystnb: {image: {alt: ...}, figure: {caption: ...}}` metadata")
+            """imgs => imgs.map(i => ({
+                   src: i.src, width: i.naturalWidth, alt: (i.getAttribute('alt') || '').trim(),
+                   caption: (i.closest('figure')?.querySelector('figcaption')?.innerText || '').trim()}))""")
+        for number, figure in enumerate(figures, start=1):
+            if figure["width"] == 0:
+                problems.append(f"{page}.html: figure {number} ({figure['src']}) did not load")
+            # An alt text that is only the image's file name describes nothing.
+            alt = figure["alt"] if not re.search(r"\.(png|jpe?g|svg)$", figure["alt"]) else ""
+            if not (figure["caption"] or alt):
+                problems.append(f"{page}.html: figure {number} has neither alt text nor a caption")
+    assert not problems, ("\n".join(problems) + "\nGive each figure cell the metadata "
+                          "`mystnb: {image: {alt: ...}, figure: {caption: ...}}`.")
 
 
 @pytest.mark.browser
@@ -190,7 +203,8 @@ def test_search_finds_lrn(visit):
     opened.page.wait_for_selector("#search-results ul.search li", timeout=30_000)
     hits = opened.page.eval_on_selector_all(
         "#search-results ul.search li a", "links => links.map(a => a.getAttribute('href'))")
-    assert any("04_local_response_normalization" in href for href in hits), f"search for LRN found only {hits}"
+    found = any("04_local_response_normalization" in href for href in hits)
+    assert found, f"search for LRN did not find the LRN chapter, only {hits}"
     assert not opened.errors, "\n".join(opened.errors)
 
 
@@ -236,11 +250,12 @@ class _LinkCollector(HTMLParser):
         if tag == "a" and values.get("name"):
             self.ids.add(values["name"])
         for attribute in ("href", "src"):
-            if values.get(attribute) and not (tag == "link" and values.get("rel") in ("preconnect", "dns-prefetch")):
+            hint = tag == "link" and values.get("rel") in ("preconnect", "dns-prefetch")
+            if values.get(attribute) and not hint:
                 self.links.append(values[attribute])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _parse(path: Path) -> _LinkCollector:
     collector = _LinkCollector()
     collector.feed(path.read_text(encoding="utf-8", errors="replace"))
@@ -250,10 +265,13 @@ def _parse(path: Path) -> _LinkCollector:
 def broken_internal_links(html_root: Path) -> list[str]:
     """Every relative link or image of every page that points at a missing file or anchor.
 
-    External links (http, https, mailto, ...) are not fetched: CI has no network.
+    External links (http, https, mailto, ...) are not fetched: CI has no network. Files under
+    ``_static/`` are the theme's assets (some are Jinja macro files named ``.html``), not pages.
     """
     broken = []
     for page in sorted(html_root.rglob("*.html")):
+        if "_static" in page.relative_to(html_root).parts:
+            continue
         for link in _parse(page).links:
             parts = urlsplit(link)
             if parts.scheme or parts.netloc or link.startswith("javascript:"):
@@ -264,14 +282,16 @@ def broken_internal_links(html_root: Path) -> list[str]:
             where = f"{page.relative_to(html_root)}: {link}"
             if not target.exists():
                 broken.append(f"{where} (no file {target})")
-            elif parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in _parse(target).ids:
+            elif (parts.fragment and target.suffix == ".html"
+                  and unquote(parts.fragment) not in _parse(target).ids):
                 broken.append(f"{where} (no anchor #{parts.fragment})")
     return broken
 
 
 def test_broken_internal_links_are_detected(tmp_path):
-    (tmp_path / "a.html").write_text('<a href="b.html#there">ok</a><a href="c.html">missing</a><a href="#nowhere">x</a>'
-                                     '<a href="https://example.org/">external</a><h1 id="top"></h1>')
+    (tmp_path / "a.html").write_text(
+        '<a href="b.html#there">ok</a><a href="c.html">missing</a><a href="#nowhere">x</a>'
+        '<a href="https://example.org/">external</a><h1 id="top"></h1>')
     (tmp_path / "b.html").write_text('<p id="there"></p>')
     assert broken_internal_links(tmp_path) == [
         f"a.html: c.html (no file {tmp_path / 'c.html'})",

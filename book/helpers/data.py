@@ -43,7 +43,7 @@ WNID_NAMES = {  # ImageNet classes of Imagenette and of the 16-class mini-ImageN
     "n01534433": "junco", "n01537544": "indigo bunting", "n01558993": "robin",
     "n02102040": "English springer", "n02979186": "cassette player", "n03000684": "chain saw",
     "n03028079": "church", "n03394916": "French horn", "n03417042": "garbage truck",
-    "n03425413": "gas pump", "n03445777": "golf ball", "n03888605": "parachute",
+    "n03425413": "gas pump", "n03445777": "golf ball", "n03888257": "parachute",
 }
 FETCH_HINT = ("fetch real images with `python -m data_scripts.download_imagenette --variant 160` "
               "or draw the offline set with `python -m data_scripts.make_offline_dataset`")

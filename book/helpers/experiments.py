@@ -203,19 +203,22 @@ def learning_rate_sweep(
     build, x: np.ndarray, y: np.ndarray, learning_rates: Sequence[float], *, epochs: int, batch_size: int,
     seed: int = 2012,
 ) -> pd.DataFrame:
-    """Train a fresh ``build()`` model per learning rate; the final training error of each.
+    """Train a fresh ``build()`` model per learning rate; the final training loss and error of each.
 
     ``build``: a function with no arguments that returns a new, identically initialised
-    model. Returns a DataFrame indexed by learning rate with ``train_error`` (NaN-free:
-    a diverged run counts as error 1.0).
+    model. Returns a DataFrame indexed by learning rate with ``train_loss`` and
+    ``train_error``; a diverged run counts as loss ``inf`` and error 1.0, so
+    ``sweep["train_loss"].idxmin()`` is the rate that trained fastest.
     """
-    errors = {}
+    rows = {}
     for rate in learning_rates:
         history = train_with_history(build(), x, y, epochs=epochs, batch_size=batch_size,
                                      learning_rate=rate, seed=seed)
-        error = float(history["train_error"].iloc[-1])
-        errors[rate] = 1.0 if not np.isfinite(history["train_loss"].iloc[-1]) else error
-    return pd.DataFrame({"train_error": errors}).rename_axis("learning_rate")
+        loss = float(history["train_loss"].iloc[-1])
+        finite = np.isfinite(loss) and len(history) == epochs
+        rows[rate] = {"train_loss": loss if finite else np.inf,
+                      "train_error": float(history["train_error"].iloc[-1]) if finite else 1.0}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("learning_rate")
 
 
 # --- Activations (§3.1) ------------------------------------------------------------

@@ -61,7 +61,9 @@ class LocalResponseNormalization(keras.layers.Layer):
                 f"on each channel), got {n!r}; the paper uses n=5"
             )
         if k <= 0 and beta != 0:
-            raise ValueError(f"LocalResponseNormalization: k must be > 0 so the denominator is never 0, got k={k}")
+            raise ValueError(
+                f"LocalResponseNormalization: k must be > 0 so the denominator is never 0, got k={k}"
+            )
         self.k = float(k)
         self.n = n
         self.alpha = float(alpha)

@@ -87,7 +87,10 @@ def _final_feature_size(input_size: int, pooling: str) -> int:
 def _initializers(name: str, variant: str) -> dict[str, keras.initializers.Initializer]:
     """Kernel and bias initialisers for one layer (a fresh instance per layer)."""
     if variant == "modern":
-        return {"kernel_initializer": keras.initializers.HeNormal(), "bias_initializer": keras.initializers.Zeros()}
+        return {
+            "kernel_initializer": keras.initializers.HeNormal(),
+            "bias_initializer": keras.initializers.Zeros(),
+        }
     bias = keras.initializers.Ones() if name in PAPER_BIAS_ONE else keras.initializers.Zeros()
     return {
         "kernel_initializer": keras.initializers.RandomNormal(mean=0.0, stddev=PAPER_WEIGHT_STD),
@@ -157,7 +160,7 @@ def build_alexnet(
     pool_size, pool_stride = POOL_SIZE_STRIDE[pooling]
     inputs = keras.Input(shape=(input_size, input_size, 3), name="image")
     x = inputs
-    for index, (layer_name, filters, kernel, stride, padding, paper_groups) in enumerate(CONV_LAYERS, start=1):
+    for index, (layer_name, filters, kernel, stride, padding, paper_groups) in enumerate(CONV_LAYERS, 1):
         groups = paper_groups if variant == "paper" else 1
         x = keras.layers.Conv2D(
             filters, kernel, strides=stride, padding=padding, groups=groups, activation="relu",
@@ -183,7 +186,7 @@ def feature_extractor(model: keras.Model, layer: str = "fc7") -> keras.Model:
     return keras.Model(model.input, model.get_layer(layer).output, name=f"{model.name}_{layer}")
 
 
-def layer_costs(model: keras.Model) -> "pd.DataFrame":
+def layer_costs(model: keras.Model) -> pd.DataFrame:
     """Parameters and multiply-adds of each weighted layer, read from a built model.
 
     Multiply-adds per image: a convolution does ``H_out * W_out * F * kh * kw * C_in / groups``,
@@ -207,13 +210,14 @@ def layer_costs(model: keras.Model) -> "pd.DataFrame":
         elif isinstance(layer, keras.layers.Dense):
             n_in, units = layer.kernel.shape
             rows.append((layer.name, "fc", tuple(layer.output.shape[1:]), layer.count_params(), n_in * units))
-    table = pd.DataFrame(rows, columns=["layer", "kind", "output", "parameters", "multiply_adds"]).set_index("layer")
+    columns = ["layer", "kind", "output", "parameters", "multiply_adds"]
+    table = pd.DataFrame(rows, columns=columns).set_index("layer")
     table["parameters_pct"] = 100 * table["parameters"] / model.count_params()
     table["multiply_adds_pct"] = 100 * table["multiply_adds"] / table["multiply_adds"].sum()
     return table
 
 
-def numpy_forward(model: keras.Model, images: "np.ndarray") -> "np.ndarray":
+def numpy_forward(model: keras.Model, images: np.ndarray) -> np.ndarray:
     """Run ``model`` at inference time with the NumPy layers of ``helpers.layers`` and its weights.
 
     ``images: (N, S, S, 3)`` -> logits ``(N, num_classes)`` in float64. Dropout is the identity at
@@ -245,7 +249,10 @@ def numpy_forward(model: keras.Model, images: "np.ndarray") -> "np.ndarray":
         elif isinstance(layer, keras.layers.Flatten):
             x = x.reshape(len(x), -1)  # channels last, row-major: the order Keras flattens in
         else:
-            raise ValueError(f"numpy_forward: no NumPy version of layer {layer.name!r} ({type(layer).__name__})")
+            raise ValueError(
+                f"numpy_forward: no NumPy version of layer {layer.name!r} ({type(layer).__name__}); "
+                "run it with Keras instead"
+            )
         if getattr(layer, "activation", None) is keras.activations.relu:
             x = L.relu(x)
     return x

@@ -42,8 +42,8 @@ def _frozen(settings: dict[str, ExperimentSettings]) -> Mapping[str, ExperimentS
 # keeps each chapter within minutes on two CPU cores.
 _SETTINGS: dict[str, Mapping[str, ExperimentSettings]] = {
     "quick": _frozen({
-        "relu_vs_tanh": ExperimentSettings(image_size=32, subset_size=5_000, batch_size=128, epochs=6),
-        "dropout": ExperimentSettings(image_size=32, subset_size=2_000, batch_size=64, epochs=20),
+        "relu_vs_tanh": ExperimentSettings(image_size=32, subset_size=3_000, batch_size=32, epochs=10),
+        "dropout": ExperimentSettings(image_size=32, subset_size=800, batch_size=32, epochs=24),
         "data": ExperimentSettings(image_size=96, subset_size=1_000, batch_size=32, epochs=1),
         "alexnet": ExperimentSettings(image_size=99, subset_size=None, batch_size=32, epochs=6),
         "evaluation": ExperimentSettings(image_size=99, subset_size=None, batch_size=64, epochs=6),

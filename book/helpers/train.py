@@ -342,3 +342,68 @@ def train_model(
         state = keeper.state
     return TrainingResult(model=model, history=history_frame(state["history"]), directory=directory,
                           resumed_at=done + 1, stopped_early=bool(state.get("stopped_early")), notes=notes)
+
+
+# What the paper reports each choice buys on ILSVRC (error-rate reductions, percentage points).
+PAPER_EFFECTS = pd.DataFrame(
+    [("LRN (vs none)", "§3.3", "top-1 -1.4, top-5 -1.2"),
+     ("overlapping pooling (vs 2x2/2)", "§3.4", "top-1 -0.4, top-5 -0.3"),
+     ("PCA colour augmentation", "§4.1", "top-1 over -1"),
+     ("dropout", "§4.2", "without it: substantial overfitting")],
+    columns=["choice", "paper", "reported effect on error (points)"],
+).set_index("choice")
+
+ABLATIONS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    # name: (build_alexnet keyword arguments, load_dataset keyword arguments)
+    "paper": ({}, {}),
+    "batch norm instead of LRN": ({"normalization": "batchnorm"}, {}),
+    "no normalisation": ({"normalization": "none"}, {}),
+    "non-overlapping pooling": ({"pooling": "non_overlapping"}, {}),
+    "no dropout": ({"dropout_rate": 0.0}, {}),
+    "no PCA colour": ({}, {"pca_color": False}),
+}
+
+
+def run_ablation(profile_name: str | None = None, data_name: str | None = None,
+                 names: list[str] | None = None) -> pd.DataFrame:
+    """Train one AlexNet per entry of ``ABLATIONS`` with the profile's ``ablation`` settings.
+
+    Each run checkpoints (and resumes) like any other; the table of final and best
+    validation top-1 accuracy is written to ``artifacts_root()/ablation-<profile>-<data>/results.csv``.
+    """
+    from helpers.data import load_dataset
+    from helpers.model import build_alexnet
+    from helpers.profile import get_profile
+
+    profile = get_profile(profile_name)
+    s = profile["ablation"]
+    rows, folder = {}, None
+    for name in names or list(ABLATIONS):
+        model_kwargs, data_kwargs = ABLATIONS[name]
+        data = load_dataset(data_name, image_size=s.image_size, batch_size=s.batch_size,
+                            subset_size=s.subset_size, **data_kwargs)
+        folder = artifacts_root() / f"ablation-{profile.name}-{data.source.name}"
+        run = train_model(lambda: build_alexnet(len(data.class_names), s.image_size, "paper", **model_kwargs),
+                          data.train, data.val, run_name=name, directory=folder / name.replace(" ", "-"),
+                          epochs=s.epochs, num_train=data.num_train, early_stopping_patience=10, verbose=0)
+        h = run.history
+        rows[name] = {"final val top-1 (%)": 100 * h["val_accuracy"].iloc[-1],
+                      "best val top-1 (%)": 100 * h["val_accuracy"].max(), "epochs": len(h)}
+    table = pd.DataFrame(rows).T.round(2)
+    if folder is not None:
+        table.to_csv(folder / "results.csv", index_label="variant")
+    return table
+
+
+def ablation_results(folder_name: str) -> pd.DataFrame | None:
+    """The table ``run_ablation`` wrote under ``artifacts_root()/folder_name``, or ``None`` if it was not run."""
+    path = artifacts_root() / folder_name / "results.csv"
+    return pd.read_csv(path, index_col="variant") if path.exists() else None
+
+
+if __name__ == "__main__":  # python -m helpers.train ablation  (from book/, ALEXNET_PROFILE=full)
+    import sys
+
+    if sys.argv[1:2] != ["ablation"]:
+        raise SystemExit("usage: python -m helpers.train ablation")
+    print(run_ablation().to_string())
