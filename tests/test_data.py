@@ -72,7 +72,7 @@ def test_pca_statistics_match_numpy(roots, small_set):
     folder, train, _ = small_set
     splits = data.load_dataset(folder, image_size=SIZE, batch_size=4)
     pixels = np.stack(train).reshape(-1, 3).astype(np.float64)
-    values = np.linalg.eigvalsh(np.cov(pixels.T, bias=True))[::-1]
+    values = np.linalg.eigvalsh(np.cov(pixels.T / 255.0, bias=True))[::-1]  # PCA of pixel values in [0, 1]
     np.testing.assert_allclose(splits.eigenvalues, values, rtol=1e-4)
     np.testing.assert_allclose(splits.mean_rgb, pixels.mean(0), rtol=1e-4)
 

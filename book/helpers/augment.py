@@ -8,6 +8,9 @@
 - §4.1, second form: PCA colour augmentation, adding ``[p1 p2 p3] [a1 l1, a2 l2, a3 l3]^T``
   to every pixel, with ``p_i, l_i`` the eigenvectors and eigenvalues of the training set's
   3 x 3 RGB covariance and ``a_i ~ N(0, 0.1)`` drawn once per image per presentation.
+  The paper does not say on which scale the covariance is taken; as is common, we take
+  pixel values in [0, 1] (on the 0-255 scale, eigenvalues in grey levels squared would
+  shift colours by hundreds of grey levels) and scale the shift back to the images' range.
 
 Sizes scale with the profile: for a network input of ``S`` pixels the image is resized
 to ``resize_size(S) = round(S * 256 / 224)`` first, as 256 is to 224 in the paper.
@@ -38,7 +41,8 @@ def rgb_pca(pixels_mean: np.ndarray, pixels_sq_mean: np.ndarray) -> tuple[np.nda
     """Eigenvalues (3,) and eigenvectors (3, 3) (columns) of the RGB covariance, from running moments.
 
     ``pixels_mean``: (3,) E[x]; ``pixels_sq_mean``: (3, 3) E[x x^T], both over every
-    pixel of the training set. Eigenvalues are sorted in decreasing order.
+    pixel of the training set, with x in [0, 1] for ``augment_image``. Eigenvalues are
+    sorted in decreasing order.
     """
     covariance = np.asarray(pixels_sq_mean, np.float64) - np.outer(pixels_mean, pixels_mean)
     values, vectors = np.linalg.eigh(covariance)
@@ -47,7 +51,10 @@ def rgb_pca(pixels_mean: np.ndarray, pixels_sq_mean: np.ndarray) -> tuple[np.nda
 
 
 def pca_color_shift(eigenvalues: tf.Tensor, eigenvectors: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-    """The RGB offset (3,) one image gets: ``eigenvectors @ (alpha * eigenvalues)``, alpha ~ N(0, 0.1)."""
+    """The RGB offset (3,) one image gets: ``eigenvectors @ (alpha * eigenvalues)``, alpha ~ N(0, 0.1).
+
+    The offset is in the units the eigenvalues were computed in (pixel values in [0, 1]).
+    """
     alpha = tf.random.stateless_normal([3], seed=seed, stddev=PCA_ALPHA_STD)
     return tf.linalg.matvec(tf.cast(eigenvectors, tf.float32), alpha * tf.cast(eigenvalues, tf.float32))
 
@@ -71,12 +78,13 @@ def random_flip(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
 
 def augment_image(
     image: tf.Tensor, crop_size: int, seed: tf.Tensor, *, flip: str = "random",
-    eigenvalues: tf.Tensor | None = None, eigenvectors: tf.Tensor | None = None,
+    eigenvalues: tf.Tensor | None = None, eigenvectors: tf.Tensor | None = None, value_range: float = 255.0,
 ) -> tf.Tensor:
     """One training view of a mean-subtracted ``image`` (R, R, 3): crop, flip, PCA colour shift.
 
     ``flip``: "random" (the paper), "always" (mirror every image), "none". With
-    ``eigenvalues``/``eigenvectors`` given, the PCA colour shift of §4.1 is added.
+    ``eigenvalues``/``eigenvectors`` (of pixel values in [0, 1], see ``rgb_pca``) given,
+    the PCA colour shift of §4.1 is added, times ``value_range`` (255 for 0-255 images).
     """
     if flip not in FLIP_MODES:
         raise ValueError(f"augment_image: flip must be one of {FLIP_MODES}, got {flip!r}")
@@ -87,7 +95,7 @@ def augment_image(
     elif flip == "always":
         view = tf.reverse(view, axis=[-2])
     if eigenvalues is not None and eigenvectors is not None:
-        view = view + pca_color_shift(eigenvalues, eigenvectors, seeds[2])
+        view = view + value_range * pca_color_shift(eigenvalues, eigenvectors, seeds[2])
     return view
 
 

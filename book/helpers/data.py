@@ -69,7 +69,8 @@ class DataSplits:
 
     ``val_ten_view`` yields images (B, 10, S, S, 3). ``mean_image`` is (R, R, 3) with
     ``R = augment_module.resize_size(S)``; ``mean_rgb`` (3,) is its average colour;
-    ``eigenvalues`` (3,) and ``eigenvectors`` (3, 3) are the training set's RGB PCA.
+    ``eigenvalues`` (3,) and ``eigenvectors`` (3, 3) are the training set's RGB PCA (pixel
+    values in [0, 1]).
     """
 
     train: tf.data.Dataset
@@ -278,7 +279,8 @@ def load_dataset(name: str | os.PathLike | None = None, *, image_size: int, batc
         raise ValueError(f"load_dataset: flip must be one of {augment_module.FLIP_MODES}, got {flip!r}")
     train, y_train, val, y_val, names, source = _prepare(name, image_size, subset_size, seed)
     mean = tf.constant(train["mean_image"])
-    values, vectors = augment_module.rgb_pca(train["pixel_mean"], train["pixel_sq_mean"])
+    # §4.1: PCA of the RGB values of every training pixel, scaled to [0, 1] (see helpers.augment)
+    values, vectors = augment_module.rgb_pca(train["pixel_mean"] / 255.0, train["pixel_sq_mean"] / 255.0**2)
 
     def mirror(x: tf.Tensor) -> tf.Tensor:  # flip="always": every image, train and val, mirrored
         return tf.reverse(x, axis=[-2]) if flip == "always" else x

@@ -45,9 +45,9 @@ _SETTINGS: dict[str, Mapping[str, ExperimentSettings]] = {
         "relu_vs_tanh": ExperimentSettings(image_size=32, subset_size=3_000, batch_size=32, epochs=10),
         "dropout": ExperimentSettings(image_size=32, subset_size=800, batch_size=32, epochs=24),
         "data": ExperimentSettings(image_size=96, subset_size=1_000, batch_size=32, epochs=1),
-        "alexnet": ExperimentSettings(image_size=99, subset_size=None, batch_size=32, epochs=6),
-        "evaluation": ExperimentSettings(image_size=99, subset_size=None, batch_size=64, epochs=6),
-        "comparison": ExperimentSettings(image_size=67, subset_size=1_000, batch_size=32, epochs=4),
+        "alexnet": ExperimentSettings(image_size=67, subset_size=1_000, batch_size=32, epochs=4),
+        "evaluation": ExperimentSettings(image_size=67, subset_size=100, batch_size=32, epochs=4),
+        "comparison": ExperimentSettings(image_size=67, subset_size=200, batch_size=32, epochs=2),
         "ablation": ExperimentSettings(image_size=67, subset_size=1_000, batch_size=32, epochs=3),
     }),
     "full": _frozen({

@@ -332,7 +332,7 @@ def train_model(
     if done:
         restore(model, directory)
         model.optimizer.learning_rate = state["next_learning_rate"]
-    notes = [f"resumed after epoch {done} from {directory}"] if done else []
+    notes = [f"resumed after epoch {done} from the checkpoint in {directory.name}/"] if done else []
     if verbose and notes:
         print(notes[0], flush=True)
     if done < epochs and not state.get("stopped_early"):
