@@ -53,8 +53,16 @@ def _md5(path: Path) -> str:
     return digest.hexdigest()
 
 
-def download(url: str, dest: Path, *, md5: str | None = None, size: int | None = None,
-             retries: int = 3, timeout: float = 30.0, progress: bool = True) -> Path:
+def download(
+    url: str,
+    dest: Path,
+    *,
+    md5: str | None = None,
+    size: int | None = None,
+    retries: int = 3,
+    timeout: float = 30.0,
+    progress: bool = True,
+) -> Path:
     """Download ``url`` to ``dest``, resuming ``dest.part`` if present; return ``dest``.
 
     The bytes go to ``<dest>.part``; an interrupted transfer is resumed with an HTTP
@@ -80,24 +88,38 @@ def download(url: str, dest: Path, *, md5: str | None = None, size: int | None =
                         have = 0
                     length = response.headers.get("Content-Length")
                     total = have + int(length) if length is not None else None
-                    with part.open("ab" if have else "wb") as file, tqdm(
-                            total=total, initial=have, unit="B", unit_scale=True, disable=not progress,
-                            desc=dest.name) as bar:
+                    with (
+                        part.open("ab" if have else "wb") as file,
+                        tqdm(
+                            total=total,
+                            initial=have,
+                            unit="B",
+                            unit_scale=True,
+                            disable=not progress,
+                            desc=dest.name,
+                        ) as bar,
+                    ):
                         for chunk in response.iter_content(CHUNK):
                             file.write(chunk)
                             bar.update(len(chunk))
             break
         except requests.RequestException as error:
             if attempt == retries:
-                raise DownloadError(f"downloading {url} failed ({error}); {part.stat().st_size if part.exists() else 0:,} "
-                                    "bytes are kept: run the same command again to resume") from error
+                raise DownloadError(
+                    f"downloading {url} failed ({error}); {part.stat().st_size if part.exists() else 0:,} "
+                    "bytes are kept: run the same command again to resume"
+                ) from error
     got = part.stat().st_size
     if (total is not None and got != total) or (size is not None and got != size):
-        raise DownloadError(f"{url}: got {got:,} bytes, expected {size or total:,}; run the command again to resume")
+        raise DownloadError(
+            f"{url}: got {got:,} bytes, expected {size or total:,}; run the command again to resume"
+        )
     if md5 is not None and _md5(part) != md5:
         part.unlink()
-        raise DownloadError(f"{url}: MD5 checksum mismatch (expected {md5}); the corrupt file was removed, "
-                            "run the command again to download it afresh")
+        raise DownloadError(
+            f"{url}: MD5 checksum mismatch (expected {md5}); the corrupt file was removed, "
+            "run the command again to download it afresh"
+        )
     os.replace(part, dest)  # atomic: ``dest`` is always a whole, checked archive
     return dest
 
@@ -108,10 +130,14 @@ def _check_member(member: tarfile.TarInfo, root: str) -> None:
         raise DownloadError(f"refusing archive member {member.name!r}: absolute path or '..'")
     if member.issym() or member.islnk():
         target = PurePosixPath(member.linkname)
-        resolved = os.path.normpath(os.path.join(root, str(name.parent) if member.issym() else "", str(target)))
+        resolved = os.path.normpath(
+            os.path.join(root, str(name.parent) if member.issym() else "", str(target))
+        )
         if target.is_absolute() or not (resolved + os.sep).startswith(root + os.sep):
-            raise DownloadError(f"refusing archive member {member.name!r}: link to {member.linkname!r} "
-                                "points outside the folder")
+            raise DownloadError(
+                f"refusing archive member {member.name!r}: link to {member.linkname!r} "
+                "points outside the folder"
+            )
 
 
 def safe_extract(archive: Path, dest_root: Path) -> list[str]:
@@ -162,13 +188,24 @@ def install(url: str, name: str, data_dir: Path, *, md5: str | None = None, prog
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m data_scripts.download_imagenette", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variant", choices=sorted(VARIANTS), default="160", help="image size (default: 160)")
-    parser.add_argument("--data", type=Path, default=None,
-                        help="data folder (default: $ALEXNET_DATA, else <repo>/data); the book reads it")
+    parser = argparse.ArgumentParser(
+        prog="python -m data_scripts.download_imagenette",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--variant", choices=sorted(VARIANTS), default="160", help="image size (default: 160)"
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="data folder (default: $ALEXNET_DATA, else <repo>/data); the book reads it",
+    )
     parser.add_argument("--url", default=None, help="download from this URL instead of fast.ai's (a mirror)")
-    parser.add_argument("--no-checksum", action="store_true", help="skip the MD5 check (for a mirror's archive)")
+    parser.add_argument(
+        "--no-checksum", action="store_true", help="skip the MD5 check (for a mirror's archive)"
+    )
     parser.add_argument("--keep-archive", action="store_true", help="keep the .tgz after extracting it")
     args = parser.parse_args(argv)
     name, md5 = VARIANTS[args.variant]
@@ -182,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.keep_archive:
         (data_dir / "downloads" / f"{name}.tgz").unlink(missing_ok=True)
     counts = {split: sum(1 for _ in (target / split).glob("*/*")) for split in ("train", "val")}
-    print(f"Imagenette ({args.variant}) in {target}: {counts['train']:,} train / {counts['val']:,} val images")
+    print(
+        f"Imagenette ({args.variant}) in {target}: {counts['train']:,} train / {counts['val']:,} val images"
+    )
     return 0
 
 

@@ -31,11 +31,22 @@ from pathlib import Path
 from data_scripts import default_data_root
 
 MINI_IMAGENET_CLASSES = {  # ImageNet classes 0-15, in ImageNet's order
-    "n01440764": "tench", "n01443537": "goldfish", "n01484850": "great white shark",
-    "n01491361": "tiger shark", "n01494475": "hammerhead", "n01496331": "electric ray",
-    "n01498041": "stingray", "n01514668": "cock", "n01514859": "hen", "n01518878": "ostrich",
-    "n01530575": "brambling", "n01531178": "goldfinch", "n01532829": "house finch",
-    "n01534433": "junco", "n01537544": "indigo bunting", "n01558993": "robin",
+    "n01440764": "tench",
+    "n01443537": "goldfish",
+    "n01484850": "great white shark",
+    "n01491361": "tiger shark",
+    "n01494475": "hammerhead",
+    "n01496331": "electric ray",
+    "n01498041": "stingray",
+    "n01514668": "cock",
+    "n01514859": "hen",
+    "n01518878": "ostrich",
+    "n01530575": "brambling",
+    "n01531178": "goldfinch",
+    "n01532829": "house finch",
+    "n01534433": "junco",
+    "n01537544": "indigo bunting",
+    "n01558993": "robin",
 }
 IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png", ".bmp", ".webp"}
 MANIFEST = "manifest.json"
@@ -46,9 +57,11 @@ def _find(source: Path, *candidates: str) -> Path | None:
 
 
 def synset_names(source: Path) -> dict[str, str]:
-    """WordNet id -> first name, from ``LOC_synset_mapping.txt`` if the source has one, plus the 16 defaults."""
+    """WordNet id -> first name, from the source's ``LOC_synset_mapping.txt`` if any, plus the 16 defaults."""
     names = dict(MINI_IMAGENET_CLASSES)
-    mapping = _find(source, "LOC_synset_mapping.txt", "../LOC_synset_mapping.txt", "../../../LOC_synset_mapping.txt")
+    mapping = _find(
+        source, "LOC_synset_mapping.txt", "../LOC_synset_mapping.txt", "../../../LOC_synset_mapping.txt"
+    )
     if mapping is not None:
         for line in mapping.read_text().splitlines():
             wnid, _, words = line.partition(" ")
@@ -64,10 +77,16 @@ def resolve_classes(requested: list[str] | None, names: dict[str, str]) -> list[
     by_name = {name.lower(): wnid for wnid, name in names.items()}
     wnids = []
     for item in requested:
-        wnid = item if item in names or (item.startswith("n") and item[1:].isdigit()) else by_name.get(item.lower())
+        wnid = (
+            item
+            if item in names or (item.startswith("n") and item[1:].isdigit())
+            else by_name.get(item.lower())
+        )
         if wnid is None:
-            raise ValueError(f"unknown class {item!r}: give a WordNet id (e.g. n01440764) or a name the source's "
-                             "LOC_synset_mapping.txt lists")
+            raise ValueError(
+                f"unknown class {item!r}: give a WordNet id (e.g. n01440764) or a name the source's "
+                "LOC_synset_mapping.txt lists"
+            )
         wnids.append(wnid)
     return wnids
 
@@ -82,7 +101,9 @@ def collect(source: Path, wnids: list[str], *, val_fraction: float = 0.1, seed: 
     base = _find(source, "Data/CLS-LOC", "ILSVRC/Data/CLS-LOC", ".") or source
     train_dir = _find(base, "train")
     if train_dir is None:
-        raise ValueError(f"{source} has no train/ folder; point --source at Kaggle's imagenet-mini or at ILSVRC")
+        raise ValueError(
+            f"{source} has no train/ folder; point --source at Kaggle's imagenet-mini or at ILSVRC"
+        )
     missing = [w for w in wnids if not (train_dir / w).is_dir()]
     if missing:
         raise ValueError(f"{train_dir} lacks the class folders {missing}; check --classes and --source")
@@ -91,7 +112,9 @@ def collect(source: Path, wnids: list[str], *, val_fraction: float = 0.1, seed: 
     if val_dir is not None and any((val_dir / w).is_dir() for w in wnids):
         splits["val"] = {w: _images(val_dir / w) if (val_dir / w).is_dir() else [] for w in wnids}
     elif val_dir is not None:  # ILSVRC: flat val/ folder, labels in LOC_val_solution.csv
-        solution = _find(source, "LOC_val_solution.csv", "../LOC_val_solution.csv", "../../../LOC_val_solution.csv")
+        solution = _find(
+            source, "LOC_val_solution.csv", "../LOC_val_solution.csv", "../../../LOC_val_solution.csv"
+        )
         if solution is not None:
             with solution.open() as file:
                 for row in csv.DictReader(file):
@@ -118,8 +141,15 @@ def _place(src: Path, dst: Path, link: bool) -> None:
     shutil.copy2(src, dst)
 
 
-def build(source: Path, out: Path, wnids: list[str], *, link: bool = False, val_fraction: float = 0.1,
-          seed: int = 2012) -> dict[str, dict[str, int]]:
+def build(
+    source: Path,
+    out: Path,
+    wnids: list[str],
+    *,
+    link: bool = False,
+    val_fraction: float = 0.1,
+    seed: int = 2012,
+) -> dict[str, dict[str, int]]:
     """Copy (or hard-link) the images of ``wnids`` into ``out/{train,val}/<wnid>/``; return the counts.
 
     Written into a temporary folder and renamed, so ``out`` is either complete or absent.
@@ -135,7 +165,9 @@ def build(source: Path, out: Path, wnids: list[str], *, link: bool = False, val_
                 for path in files:
                     _place(path, tmp / split / wnid / path.name, link)
         counts = {split: {w: len(files) for w, files in classes.items()} for split, classes in splits.items()}
-        (tmp / MANIFEST).write_text(json.dumps({"source": str(source), "classes": wnids, "counts": counts}, indent=2))
+        (tmp / MANIFEST).write_text(
+            json.dumps({"source": str(source), "classes": wnids, "counts": counts}, indent=2)
+        )
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
@@ -148,20 +180,33 @@ def format_counts(counts: dict[str, dict[str, int]], names: dict[str, str]) -> s
     """A small table: one line per class with its train and val counts, and a total."""
     lines = [f"{'class':<12} {'name':<20} {'train':>7} {'val':>6}"]
     for wnid in counts["train"]:
-        lines.append(f"{wnid:<12} {names.get(wnid, ''):<20} {counts['train'][wnid]:>7,} {counts['val'][wnid]:>6,}")
+        lines.append(
+            f"{wnid:<12} {names.get(wnid, ''):<20} {counts['train'][wnid]:>7,} {counts['val'][wnid]:>6,}"
+        )
     lines.append(f"{'total':<33} {sum(counts['train'].values()):>7,} {sum(counts['val'].values()):>6,}")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m data_scripts.make_mini_imagenet", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--source", type=Path, required=True, help="ImageNet-style folder (imagenet-mini, ILSVRC)")
+    parser = argparse.ArgumentParser(
+        prog="python -m data_scripts.make_mini_imagenet",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--source", type=Path, required=True, help="ImageNet-style folder (imagenet-mini, ILSVRC)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="default: $ALEXNET_DATA/mini-imagenet")
-    parser.add_argument("--classes", nargs="+", default=None,
-                        help="WordNet ids or names (default: ImageNet classes 0-15, tench ... robin)")
+    parser.add_argument(
+        "--classes",
+        nargs="+",
+        default=None,
+        help="WordNet ids or names (default: ImageNet classes 0-15, tench ... robin)",
+    )
     parser.add_argument("--link", action="store_true", help="hard-link instead of copying")
-    parser.add_argument("--val-fraction", type=float, default=0.1, help="held out when the source has no val/")
+    parser.add_argument(
+        "--val-fraction", type=float, default=0.1, help="held out when the source has no val/"
+    )
     parser.add_argument("--seed", type=int, default=2012)
     parser.add_argument("--force", action="store_true", help="rebuild even if the output is complete")
     args = parser.parse_args(argv)
@@ -174,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{out} already holds these {len(wnids)} classes; nothing to do (use --force to rebuild)")
             print(format_counts(json.loads(manifest.read_text())["counts"], names))
             return 0
-        counts = build(args.source, out, wnids, link=args.link, val_fraction=args.val_fraction, seed=args.seed)
+        counts = build(
+            args.source, out, wnids, link=args.link, val_fraction=args.val_fraction, seed=args.seed
+        )
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -35,8 +35,16 @@ from PIL import Image, ImageDraw
 from data_scripts import default_data_root
 
 CLASS_NAMES = (
-    "circle", "square", "triangle", "star", "ring",
-    "cross", "crescent", "hourglass", "stripes", "checkerboard",
+    "circle",
+    "square",
+    "triangle",
+    "star",
+    "ring",
+    "cross",
+    "crescent",
+    "hourglass",
+    "stripes",
+    "checkerboard",
 )
 FORMAT_VERSION = 1
 """Bumped whenever the drawing changes, so that a cached set of an older version is redrawn."""
@@ -47,12 +55,21 @@ _DEFAULTS = {"train_per_class": 300, "val_per_class": 60, "image_size": 128, "se
 _SUPERSAMPLE = 2  # masks are drawn at twice the size and averaged down: anti-aliased edges
 
 
-def _regular_polygon(cx: float, cy: float, radius: float, sides: int, angle: float) -> list[tuple[float, float]]:
-    return [(cx + radius * math.cos(angle + 2 * math.pi * k / sides),
-             cy + radius * math.sin(angle + 2 * math.pi * k / sides)) for k in range(sides)]
+def _regular_polygon(
+    cx: float, cy: float, radius: float, sides: int, angle: float
+) -> list[tuple[float, float]]:
+    return [
+        (
+            cx + radius * math.cos(angle + 2 * math.pi * k / sides),
+            cy + radius * math.sin(angle + 2 * math.pi * k / sides),
+        )
+        for k in range(sides)
+    ]
 
 
-def _rotated(points: list[tuple[float, float]], cx: float, cy: float, angle: float) -> list[tuple[float, float]]:
+def _rotated(
+    points: list[tuple[float, float]], cx: float, cy: float, angle: float
+) -> list[tuple[float, float]]:
     c, s = math.cos(angle), math.sin(angle)
     return [(cx + c * x - s * y, cy + s * x + c * y) for x, y in points]
 
@@ -149,7 +166,9 @@ def draw_image(class_index: int, rng: np.random.Generator, size: int = 128) -> n
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
-def _draw_folder(folder: Path, split_index: int, class_index: int, count: int, *, image_size: int, seed: int) -> None:
+def _draw_folder(
+    folder: Path, split_index: int, class_index: int, count: int, *, image_size: int, seed: int
+) -> None:
     folder.mkdir(parents=True)
     name = CLASS_NAMES[class_index]
     for i in range(count):
@@ -159,7 +178,12 @@ def _draw_folder(folder: Path, split_index: int, class_index: int, count: int, *
 
 
 def make_offline_dataset(
-    out: Path, *, train_per_class: int = 300, val_per_class: int = 60, image_size: int = 128, seed: int = 2012,
+    out: Path,
+    *,
+    train_per_class: int = 300,
+    val_per_class: int = 60,
+    image_size: int = 128,
+    seed: int = 2012,
     workers: int | None = None,
 ) -> Path:
     """Draw the set into ``out`` (``out/train/<class>/*.png``, ``out/val/<class>/*.png``) and return ``out``.
@@ -168,19 +192,30 @@ def make_offline_dataset(
     ``out`` only when complete. An existing ``out`` is replaced.
     """
     if train_per_class < 1 or val_per_class < 1 or image_size < 16:
-        raise ValueError("make_offline_dataset: use at least 1 image per class per split and image_size >= 16")
+        raise ValueError(
+            "make_offline_dataset: use at least 1 image per class per split and image_size >= 16"
+        )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-partial-", dir=out.parent))
     try:
         counts = {"train": train_per_class, "val": val_per_class}
-        jobs = [(tmp / split / name, split_index, class_index, counts[split])
-                for split_index, split in enumerate(SPLITS) for class_index, name in enumerate(CLASS_NAMES)]
+        jobs = [
+            (tmp / split / name, split_index, class_index, counts[split])
+            for split_index, split in enumerate(SPLITS)
+            for class_index, name in enumerate(CLASS_NAMES)
+        ]
         # NumPy and PIL release the GIL while they draw and compress, so threads use every core.
         with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
             list(pool.map(lambda job: _draw_folder(*job, image_size=image_size, seed=seed), jobs))
-        manifest = {"version": FORMAT_VERSION, "classes": list(CLASS_NAMES), "train_per_class": train_per_class,
-                    "val_per_class": val_per_class, "image_size": image_size, "seed": seed}
+        manifest = {
+            "version": FORMAT_VERSION,
+            "classes": list(CLASS_NAMES),
+            "train_per_class": train_per_class,
+            "val_per_class": val_per_class,
+            "image_size": image_size,
+            "seed": seed,
+        }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
@@ -219,20 +254,34 @@ def ensure_offline_dataset(root: Path | None = None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m data_scripts.make_offline_dataset", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=None,
-                        help="output folder (default: $ALEXNET_DATA/offline, else <repo>/data/offline)")
+    parser = argparse.ArgumentParser(
+        prog="python -m data_scripts.make_offline_dataset",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder (default: $ALEXNET_DATA/offline, else <repo>/data/offline)",
+    )
     parser.add_argument("--train-per-class", type=int, default=300)
     parser.add_argument("--val-per-class", type=int, default=60)
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=2012)
     args = parser.parse_args(argv)
     out = args.out or default_data_root() / "offline"
-    make_offline_dataset(out, train_per_class=args.train_per_class, val_per_class=args.val_per_class,
-                         image_size=args.image_size, seed=args.seed)
-    print(f"wrote {len(CLASS_NAMES)} classes x ({args.train_per_class} train + {args.val_per_class} val) "
-          f"images of {args.image_size}x{args.image_size} to {out}")
+    make_offline_dataset(
+        out,
+        train_per_class=args.train_per_class,
+        val_per_class=args.val_per_class,
+        image_size=args.image_size,
+        seed=args.seed,
+    )
+    print(
+        f"wrote {len(CLASS_NAMES)} classes x ({args.train_per_class} train + {args.val_per_class} val) "
+        f"images of {args.image_size}x{args.image_size} to {out}"
+    )
     return 0
 
 

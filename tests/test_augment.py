@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from helpers import augment
 
 RNG = np.random.default_rng(0)
@@ -30,7 +29,7 @@ def _window_offset(image: np.ndarray, crop: np.ndarray) -> tuple[int, int] | Non
     size = crop.shape[0]
     for top in range(image.shape[0] - size + 1):
         for left in range(image.shape[1] - size + 1):
-            if np.array_equal(image[top:top + size, left:left + size], crop):
+            if np.array_equal(image[top : top + size, left : left + size], crop):
                 return top, left
     return None
 
@@ -70,7 +69,9 @@ def test_rgb_pca_matches_numpy_covariance():
 def test_pca_color_shift_has_the_papers_statistics():
     values = tf.constant([400.0, 40.0, 4.0])
     vectors = tf.constant(np.linalg.qr(RNG.normal(size=(3, 3)))[0], tf.float32)
-    shifts = np.stack([augment.pca_color_shift(values, vectors, tf.constant([i, 3])).numpy() for i in range(2000)])
+    shifts = np.stack(
+        [augment.pca_color_shift(values, vectors, tf.constant([i, 3])).numpy() for i in range(2000)]
+    )
     alphas = shifts @ vectors.numpy() / values.numpy()  # undo [p1 p2 p3][a1 l1, a2 l2, a3 l3]^T
     assert np.all(np.abs(alphas.mean(0)) < 0.01)  # §4.1: alpha ~ N(0, 0.1)
     np.testing.assert_allclose(alphas.std(0), 0.1, rtol=0.08)
@@ -83,9 +84,13 @@ def test_augment_image_flip_modes_and_colour_shift():
     always = augment.augment_image(image, 32, seed, flip="always").numpy()
     np.testing.assert_array_equal(always, plain[:, ::-1])
     values, vectors = tf.constant([100.0, 10.0, 1.0]), tf.eye(3)
-    shifted = augment.augment_image(image, 32, seed, flip="none", eigenvalues=values, eigenvectors=vectors).numpy()
+    shifted = augment.augment_image(
+        image, 32, seed, flip="none", eigenvalues=values, eigenvectors=vectors
+    ).numpy()
     offset = (shifted - plain).reshape(-1, 3)
-    np.testing.assert_allclose(offset, np.broadcast_to(offset[0], offset.shape), atol=1e-4)  # one colour per image
+    np.testing.assert_allclose(
+        offset, np.broadcast_to(offset[0], offset.shape), atol=1e-4
+    )  # one colour per image
     assert np.abs(offset[0]).max() > 0
     with pytest.raises(ValueError, match="flip"):
         augment.augment_image(image, 32, seed, flip="sometimes")

@@ -1,4 +1,4 @@
-"""The data loader: finding data sets, decoding, caching, corrupt files, mean subtraction and the pipelines."""
+"""The data loader: finding data sets, decoding, caching, corrupt files, mean subtraction, pipelines."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import augment, data, datasets
 from PIL import Image
-
-from helpers import augment, data
 
 SIZE = 16  # network input; images are made at resize_size(16) = 18 px so that resizing is the identity
 R = augment.resize_size(SIZE)
 
 
-def _write_images(folder: Path, classes: dict[str, int], seed: int, size: int = R, fmt: str = "png") -> list[np.ndarray]:
+def _write_images(
+    folder: Path, classes: dict[str, int], seed: int, size: int = R, fmt: str = "png"
+) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     arrays = []
     for name, count in classes.items():
@@ -56,7 +57,9 @@ def test_train_val_folders_shapes_labels_and_mean_subtraction(roots, small_set):
     assert splits.source.is_real and str(folder) in splits.source.description
     # files are read class by class in sorted order: a_cat (written second) first
     train_sorted = np.stack(train[6:] + train[:6]).astype(np.float64)
-    np.testing.assert_allclose(splits.mean_image, train_sorted.mean(0), atol=1e-3)  # §2: mean over the training set
+    np.testing.assert_allclose(
+        splits.mean_image, train_sorted.mean(0), atol=1e-3
+    )  # §2: mean over the training set
     x_val, y_val = _collect(splits.val)
     assert x_val.shape == (5, SIZE, SIZE, 3) and x_val.dtype == np.float32 and y_val.dtype == np.int32
     np.testing.assert_array_equal(y_val, [0, 0, 1, 1, 1])
@@ -93,10 +96,16 @@ def test_train_pipeline_is_augmented_reproducible_and_reshuffled(roots, small_se
 
 def test_flip_always_mirrors_train_and_val(roots, small_set):
     folder, _, _ = small_set
-    plain = data.load_dataset(folder, image_size=SIZE, batch_size=4, flip="none", augment=False, shuffle=False)
-    always = data.load_dataset(folder, image_size=SIZE, batch_size=4, flip="always", augment=False, shuffle=False)
+    plain = data.load_dataset(
+        folder, image_size=SIZE, batch_size=4, flip="none", augment=False, shuffle=False
+    )
+    always = data.load_dataset(
+        folder, image_size=SIZE, batch_size=4, flip="always", augment=False, shuffle=False
+    )
     for name in ("val", "train"):
-        np.testing.assert_array_equal(_collect(getattr(always, name))[0], _collect(getattr(plain, name))[0][:, :, ::-1])
+        np.testing.assert_array_equal(
+            _collect(getattr(always, name))[0], _collect(getattr(plain, name))[0][:, :, ::-1]
+        )
     with pytest.raises(ValueError, match="flip"):
         data.load_dataset(folder, image_size=SIZE, batch_size=4, flip="sometimes")
 
@@ -137,9 +146,11 @@ def test_missing_or_empty_folder_says_how_to_fetch(roots, tmp_path):
 
 
 def test_best_available_prefers_imagenette_and_names_its_classes(roots, tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "_offline_folder", lambda: pytest.fail("the offline set must not be drawn"))
+    monkeypatch.setattr(datasets, "_offline_folder", lambda: pytest.fail("the offline set must not be drawn"))
     _write_images(roots / "imagenette2-160" / "train", {"n01440764": 2, "n03888257": 2}, seed=5, size=24)
-    _write_images(roots / "imagenette2-160" / "val", {"n01440764": 1, "n03888257": 1}, seed=6, size=24, fmt="jpeg")
+    _write_images(
+        roots / "imagenette2-160" / "val", {"n01440764": 1, "n03888257": 1}, seed=6, size=24, fmt="jpeg"
+    )
     x_train, y_train, x_val, y_val, names, source = data.load_arrays(image_size=SIZE)
     assert names == ["tench", "parachute"] and source.name == "imagenette2-160" and source.is_real
     assert x_train.shape == (4, SIZE, SIZE, 3) and x_val.shape == (2, SIZE, SIZE, 3)
@@ -149,7 +160,7 @@ def test_best_available_prefers_imagenette_and_names_its_classes(roots, tmp_path
 
 def test_without_real_data_the_offline_set_is_used(roots, small_set, monkeypatch):
     folder, _, _ = small_set
-    monkeypatch.setattr(data, "_offline_folder", lambda: folder)
+    monkeypatch.setattr(datasets, "_offline_folder", lambda: folder)
     *_, source = data.load_arrays(image_size=SIZE, subset_size=5)
     assert source.name == "offline" and not source.is_real
     assert "5 train" in source.description and "no real images" in source.description
@@ -158,7 +169,21 @@ def test_without_real_data_the_offline_set_is_used(roots, small_set, monkeypatch
 def test_decoded_images_are_cached(roots, small_set, monkeypatch):
     folder, _, _ = small_set
     first = data.load_arrays(folder, image_size=SIZE)
-    monkeypatch.setattr(data, "load_image", lambda *a: pytest.fail("decoded again instead of read from the cache"))
+    monkeypatch.setattr(
+        data, "load_image", lambda *a: pytest.fail("decoded again instead of read from the cache")
+    )
     second = data.load_arrays(folder, image_size=SIZE)
     np.testing.assert_array_equal(first[0], second[0])
     assert list((roots.parent / "artifacts" / "data_cache").glob("*.npz"))
+
+
+def test_pca_colour_shift_in_the_pipeline_is_one_colour_per_image(roots, small_set):
+    folder, _, _ = small_set
+    kwargs = {"image_size": SIZE, "batch_size": 10, "seed": 5, "flip": "random"}
+    with_pca, _ = _collect(data.load_dataset(folder, pca_color=True, **kwargs).train)
+    splits = data.load_dataset(folder, pca_color=False, **kwargs)
+    without, _ = _collect(splits.train)  # same seeds: same order, crops and flips; only the colour differs
+    offsets = (with_pca - without).reshape(len(without), -1, 3)
+    np.testing.assert_allclose(offsets, np.broadcast_to(offsets[:, :1], offsets.shape), atol=1e-3)
+    alphas = offsets[:, 0] / 255.0 @ splits.eigenvectors / splits.eigenvalues  # §4.1: alpha ~ N(0, 0.1)
+    assert np.all(np.abs(alphas) < 0.6) and alphas.std() > 0.02

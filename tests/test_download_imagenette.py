@@ -1,4 +1,4 @@
-"""The Imagenette downloader, against an HTTP server on 127.0.0.1 that serves a small archive the test makes."""
+"""The Imagenette downloader, against an HTTP server on 127.0.0.1 serving a small archive the test makes."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from data_scripts import download_imagenette as dl
 
 
 class Server:
-    """Serves ``files`` (path -> bytes) with HTTP Range support; can cut a response after ``cut_after`` bytes."""
+    """Serves ``files`` (path -> bytes) with HTTP Range support; may cut a response after ``cut_after``."""
 
     def __init__(self, files: dict[str, bytes]):
         self.files, self.cut_after, self.requests = files, None, []
@@ -46,7 +46,7 @@ class Server:
                 self.end_headers()
                 payload = body[start:]
                 if server.cut_after is not None:  # promise everything, send part, hang up
-                    payload, server.cut_after = payload[:server.cut_after], None
+                    payload, server.cut_after = payload[: server.cut_after], None
                     self.wfile.write(payload)
                     self.close_connection = True
                     return
@@ -81,8 +81,13 @@ def make_tgz(members: list[tuple[str, bytes | None, str | None]]) -> bytes:
 
 
 _NOISE = random.Random(0)  # incompressible contents: the archive is about 300 kB, several download chunks
-GOOD = make_tgz([(f"imagenette2-160/{split}/n01440764/{i}.JPEG", _NOISE.randbytes(50_000), None)
-                 for split in ("train", "val") for i in range(3)])
+GOOD = make_tgz(
+    [
+        (f"imagenette2-160/{split}/n01440764/{i}.JPEG", _NOISE.randbytes(50_000), None)
+        for split in ("train", "val")
+        for i in range(3)
+    ]
+)
 
 
 def md5(data: bytes) -> str:
@@ -91,14 +96,17 @@ def md5(data: bytes) -> str:
 
 def test_download_install_and_idempotent_rerun(server, tmp_path, capsys):
     server.files["/imagenette2-160.tgz"] = GOOD
-    target = dl.install(f"{server.url}/imagenette2-160.tgz", "imagenette2-160", tmp_path, md5=md5(GOOD),
-                        progress=False)
+    target = dl.install(
+        f"{server.url}/imagenette2-160.tgz", "imagenette2-160", tmp_path, md5=md5(GOOD), progress=False
+    )
     assert target == tmp_path / "imagenette2-160"
     assert len(list(target.glob("train/*/*.JPEG"))) == 3 and len(list(target.glob("val/*/*.JPEG"))) == 3
     assert (tmp_path / "downloads" / "imagenette2-160.tgz").read_bytes() == GOOD
     assert not list(tmp_path.glob(".*extracting*")) and not list(tmp_path.glob("downloads/*.part"))
     served = len(server.requests)
-    dl.install(f"{server.url}/imagenette2-160.tgz", "imagenette2-160", tmp_path, md5=md5(GOOD), progress=False)
+    dl.install(
+        f"{server.url}/imagenette2-160.tgz", "imagenette2-160", tmp_path, md5=md5(GOOD), progress=False
+    )
     assert len(server.requests) == served and "nothing to do" in capsys.readouterr().out  # no second download
 
 
@@ -139,12 +147,16 @@ def test_missing_file_gives_a_clear_message(server, tmp_path, capsys):
     assert code == 1 and "run the same command again" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("members", [
-    [("/etc/evil", b"x", None)],
-    [("imagenette2-160/../../evil", b"x", None)],
-    [("imagenette2-160/link", None, "/etc/passwd")],
-    [("imagenette2-160/link", None, "../../outside")],
-], ids=["absolute", "dotdot", "absolute-link", "relative-link-out"])
+@pytest.mark.parametrize(
+    "members",
+    [
+        [("/etc/evil", b"x", None)],
+        [("imagenette2-160/../../evil", b"x", None)],
+        [("imagenette2-160/link", None, "/etc/passwd")],
+        [("imagenette2-160/link", None, "../../outside")],
+    ],
+    ids=["absolute", "dotdot", "absolute-link", "relative-link-out"],
+)
 def test_malicious_members_are_refused_before_writing(tmp_path, members):
     archive = tmp_path / "evil.tgz"
     archive.write_bytes(make_tgz([("imagenette2-160/ok.txt", b"ok", None), *members]))
@@ -168,7 +180,9 @@ def test_cli_installs_where_the_book_looks(server, tmp_path, monkeypatch):
     from helpers.paths import data_root
 
     assert (data_root() / "imagenette2-160" / "train" / "n01440764").is_dir()
-    assert not (data_root() / "downloads" / "imagenette2-160.tgz").exists()  # archive removed after extraction
+    assert not (
+        data_root() / "downloads" / "imagenette2-160.tgz"
+    ).exists()  # archive removed after extraction
     with pytest.raises(SystemExit):
         dl.main(["--help"])
     assert Path(dl.__file__).parent.name == "data_scripts"

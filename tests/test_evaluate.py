@@ -11,13 +11,19 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from scipy.spatial.distance import cdist  # noqa: E402
-
 from helpers.evaluate import (  # noqa: E402
-    confusion_matrix, features, nearest_neighbours, per_class_accuracy, predict, predict_ten_view, softmax,
-    summary_table, top_k_accuracy,
+    confusion_matrix,
+    features,
+    nearest_neighbours,
+    per_class_accuracy,
+    predict,
+    predict_ten_view,
+    softmax,
+    summary_table,
+    top_k_accuracy,
 )
 from helpers.plots import image_grid, kernel_images, plot_confusion, plot_history  # noqa: E402
+from scipy.spatial.distance import cdist  # noqa: E402
 
 
 def _tiny_model(classes=7, seed=0):
@@ -60,7 +66,8 @@ def test_predict_and_ten_view_on_a_tiny_model():
     dataset = tf.data.Dataset.from_tensor_slices((views, labels)).batch(2)
     probabilities, got_labels = predict_ten_view(model, dataset)
     # Reference: softmax of each view separately, then the mean over the ten views (§4.1).
-    expected = np.stack([tf.nn.softmax(model(views[i], training=False)).numpy().mean(axis=0) for i in range(5)])
+    expected = np.stack([tf.nn.softmax(model(views[i], training=False)).numpy().mean(axis=0)
+                         for i in range(5)])
     np.testing.assert_allclose(probabilities, expected, rtol=1e-5, atol=1e-7)
     np.testing.assert_array_equal(got_labels, labels)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-6)
@@ -79,7 +86,8 @@ def test_fc7_features_give_the_logits_through_fc8():
     fc7, _ = features(model, dataset, "fc7")
     assert fc7.shape == (8, 16)
     fc8 = model.get_layer("fc8")
-    np.testing.assert_allclose(fc7 @ fc8.kernel.numpy() + fc8.bias.numpy(), model(x).numpy(), rtol=1e-5, atol=1e-5)
+    through_fc8 = fc7 @ fc8.kernel.numpy() + fc8.bias.numpy()
+    np.testing.assert_allclose(through_fc8, model(x).numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_confusion_matrix_and_per_class_accuracy_match_pandas():
@@ -119,11 +127,12 @@ def test_plots_draw_titled_figures():
     np.testing.assert_allclose(images[7].max(), 1.0)
     with pytest.raises(ValueError, match="first layer"):
         kernel_images(kernels[:, :, :2])
-    history = pd.DataFrame({"epoch": [1, 2], "loss": [2.0, 1.0], "val_loss": [2.1, 1.5], "accuracy": [0.1, 0.3],
-                            "val_accuracy": [0.1, 0.2], "learning_rate": [0.01, 0.001]})
+    history = pd.DataFrame({"epoch": [1, 2], "loss": [2.0, 1.0], "val_loss": [2.1, 1.5],
+                            "accuracy": [0.1, 0.3], "val_accuracy": [0.1, 0.2],
+                            "learning_rate": [0.01, 0.001]})
     confusion = confusion_matrix(np.array([0, 1, 1]), np.array([0, 1, 0]), ["x", "y"])
-    for fig in (plot_history({"run": history}), image_grid(images[:10], [str(i) for i in range(10)], title="t"),
-                plot_confusion(confusion)):
+    grid = image_grid(images[:10], [str(i) for i in range(10)], title="t")
+    for fig in (plot_history({"run": history}), grid, plot_confusion(confusion)):
         assert fig._suptitle is not None or fig.axes[0].get_title()
         assert fig.axes[0].get_xlabel() or fig.axes[0].get_title()
         plt.close(fig)

@@ -139,5 +139,9 @@ def test_training_loop_is_deterministic_and_rejects_bad_arguments():
         runs.append(train_with_history(small_cnn((8, 8, 3), 2, widths=(4, 4, 4)), x, y,
                                        epochs=2, batch_size=16, learning_rate=0.05))
     np.testing.assert_array_equal(runs[0]["train_loss"], runs[1]["train_loss"])
+    set_seed(2012)
+    sampled = train_with_history(small_cnn((8, 8, 3), 2, widths=(4, 4, 4)), x, y, epochs=1, batch_size=16,
+                                 learning_rate=0.05, eval_size=10)
+    assert (sampled["train_error"] * 10).round(9).apply(float.is_integer).all()  # measured on 10 images
     with pytest.raises(ValueError, match="labels"):
         train_with_history(small_cnn((8, 8, 3), 2), x, y[:10], epochs=1, batch_size=8, learning_rate=0.1)

@@ -31,7 +31,10 @@ def kaggle(tmp_path):
 
 def test_default_is_imagenet_classes_0_to_15():
     assert SIXTEEN[0] == "n01440764" and SIXTEEN[-1] == "n01558993" and len(SIXTEEN) == 16
-    assert mini.MINI_IMAGENET_CLASSES["n01440764"] == "tench" and mini.MINI_IMAGENET_CLASSES["n01558993"] == "robin"
+    assert (
+        mini.MINI_IMAGENET_CLASSES["n01440764"] == "tench"
+        and mini.MINI_IMAGENET_CLASSES["n01558993"] == "robin"
+    )
 
 
 def test_builds_the_sixteen_classes_and_prints_counts(kaggle, tmp_path, monkeypatch, capsys):
@@ -69,7 +72,9 @@ def test_ilsvrc_layout_with_flat_val_and_synset_names(tmp_path):
         (cls_loc / "val" / f"ILSVRC2012_val_{i:08d}.JPEG").write_bytes(b"x")
         rows.append(f"ILSVRC2012_val_{i:08d},{wnid} 1 2 3 4")
     (source / "LOC_val_solution.csv").write_text("\n".join(rows) + "\n")
-    (source / "LOC_synset_mapping.txt").write_text("n01440764 tench, Tinca tinca\nn09999999 made-up thing, other\n")
+    (source / "LOC_synset_mapping.txt").write_text(
+        "n01440764 tench, Tinca tinca\nn09999999 made-up thing, other\n"
+    )
     wnids = mini.resolve_classes(["made-up thing", "tench"], mini.synset_names(source))
     counts = mini.build(source, tmp_path / "out", wnids)
     assert counts == {"train": {"n09999999": 2, "n01440764": 2}, "val": {"n09999999": 1, "n01440764": 2}}

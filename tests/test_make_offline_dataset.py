@@ -45,13 +45,18 @@ def test_an_interrupted_run_leaves_nothing_behind(tmp_path, monkeypatch):
 
     monkeypatch.setattr(offline, "draw_image", failing)
     with pytest.raises(KeyboardInterrupt):
-        offline.make_offline_dataset(tmp_path / "set", train_per_class=3, val_per_class=1, image_size=32, workers=1)
+        offline.make_offline_dataset(
+            tmp_path / "set", train_per_class=3, val_per_class=1, image_size=32, workers=1
+        )
     assert list(tmp_path.iterdir()) == []  # neither the set nor its temporary folder
 
 
 def test_ensure_draws_once_then_reuses(tmp_path, monkeypatch):
-    monkeypatch.setattr(offline, "_DEFAULTS", {**offline._DEFAULTS, "train_per_class": 1, "val_per_class": 1,
-                                                "image_size": 32})
+    monkeypatch.setattr(
+        offline,
+        "_DEFAULTS",
+        {**offline._DEFAULTS, "train_per_class": 1, "val_per_class": 1, "image_size": 32},
+    )
     first = offline.ensure_offline_dataset(tmp_path)
     assert first == tmp_path / "offline" and len(list(first.glob("train/*/*.png"))) == 10
     stamp = (first / offline.MANIFEST).stat().st_mtime_ns
@@ -81,12 +86,23 @@ def test_a_linear_model_does_clearly_worse_than_a_small_cnn():
     w = np.linalg.solve(a.T @ a + 10.0 * np.eye(a.shape[1]), a.T @ np.eye(10)[y_train])
     linear = float(np.mean((features(x_val) @ w).argmax(1) == y_val))
     keras.utils.set_random_seed(0)
-    cnn = keras.Sequential([
-        keras.Input((32, 32, 3)), keras.layers.Conv2D(16, 3, activation="relu"), keras.layers.MaxPooling2D(),
-        keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.MaxPooling2D(),
-        keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.GlobalMaxPooling2D(), keras.layers.Dense(10)])
-    cnn.compile(keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                metrics=["accuracy"])
+    cnn = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            keras.layers.Conv2D(16, 3, activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(32, 3, activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(32, 3, activation="relu"),
+            keras.layers.GlobalMaxPooling2D(),
+            keras.layers.Dense(10),
+        ]
+    )
+    cnn.compile(
+        keras.optimizers.Adam(3e-3),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     cnn.fit(x_train, y_train, epochs=12, batch_size=32, verbose=0)
     convolutional = cnn.evaluate(x_val, y_val, verbose=0)[1]
     assert linear < 0.25  # chance is 0.10: colour and position say nothing about the class
@@ -97,6 +113,19 @@ def test_command_line_help_and_run(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         offline.main(["--help"])
     assert exit_info.value.code == 0 and "offline" in capsys.readouterr().out
-    assert offline.main(["--out", str(tmp_path / "o"), "--train-per-class", "1", "--val-per-class", "1",
-                         "--image-size", "24"]) == 0
+    assert (
+        offline.main(
+            [
+                "--out",
+                str(tmp_path / "o"),
+                "--train-per-class",
+                "1",
+                "--val-per-class",
+                "1",
+                "--image-size",
+                "24",
+            ]
+        )
+        == 0
+    )
     assert len(list((tmp_path / "o").glob("*/*/*.png"))) == 20

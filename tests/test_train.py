@@ -8,15 +8,21 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from helpers.train import (
-    BEST_WEIGHTS, HISTORY_FILE, STATE_FILE, EarlyStopper, PaperSGD, PlateauSchedule, read_state, train_model,
+    BEST_WEIGHTS,
+    HISTORY_FILE,
+    STATE_FILE,
+    EarlyStopper,
+    PaperSGD,
+    PlateauSchedule,
+    read_state,
+    train_model,
 )
 
 
 def _apply(optimizer, variables, gradients_per_step):
     for gradients in gradients_per_step:
-        optimizer.apply_gradients(zip([tf.constant(g) for g in gradients], variables))
+        optimizer.apply_gradients(zip([tf.constant(g) for g in gradients], variables, strict=True))
     return [v.numpy() for v in variables]
 
 
@@ -24,7 +30,8 @@ def test_weight_decay_goes_through_momentum_like_the_paper():
     """Two steps by hand with §5's rule: v <- 0.9 v - wd*lr*w - lr*g; w <- w + v (kernel only)."""
     rng = np.random.default_rng(0)
     w0, b0 = rng.normal(size=(3, 2)).astype(np.float32), rng.normal(size=(2,)).astype(np.float32)
-    steps = [[rng.normal(size=(3, 2)).astype(np.float32), rng.normal(size=(2,)).astype(np.float32)] for _ in range(2)]
+    steps = [[rng.normal(size=(3, 2)).astype(np.float32), rng.normal(size=(2,)).astype(np.float32)]
+             for _ in range(2)]
     lr, mu, wd = 0.1, 0.9, 0.05
     w, b, vw, vb = w0.astype(np.float64), b0.astype(np.float64), 0.0, 0.0
     for gw, gb in steps:
@@ -38,7 +45,8 @@ def test_weight_decay_goes_through_momentum_like_the_paper():
 
     # Keras' own SGD(weight_decay=...) is decoupled (and decays the bias): a different result.
     variables = [keras.Variable(w0, name="kernel"), keras.Variable(b0, name="bias")]
-    keras_w, keras_b = _apply(keras.optimizers.SGD(learning_rate=lr, momentum=mu, weight_decay=wd), variables, steps)
+    decoupled = keras.optimizers.SGD(learning_rate=lr, momentum=mu, weight_decay=wd)
+    keras_w, keras_b = _apply(decoupled, variables, steps)
     assert np.abs(keras_w - w).max() > 1e-3 and np.abs(keras_b - b).max() > 1e-3
 
 
@@ -86,7 +94,8 @@ def _data(n=192, batch=32, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 8, 8, 3)).astype(np.float32)
     y = (x[..., 0].mean(axis=(1, 2)) > 0).astype(np.int32)
-    return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch), tf.data.Dataset.from_tensor_slices((x[:64], y[:64])).batch(batch)
+    train = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch)
+    return train, tf.data.Dataset.from_tensor_slices((x[:64], y[:64])).batch(batch)
 
 
 def _build():
@@ -142,8 +151,9 @@ def test_interrupted_run_resumes_at_next_epoch_with_weights_and_history(tmp_path
     assert int(result.model.optimizer.iterations) == 4 * 6
     history = result.history
     assert history["epoch"].tolist() == [1, 2, 3, 4]
-    assert history.loc[:1, "loss"].tolist() == [r["loss"] for r in state["history"]]  # earlier rows kept as they were
-    assert {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds", "images_per_s"} <= set(history)
+    assert history.loc[:1, "loss"].tolist() == [r["loss"] for r in state["history"]]  # earlier rows kept
+    columns = {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds", "images_per_s"}
+    assert columns <= set(history)
     csv = (tmp_path / HISTORY_FILE).read_text().splitlines()
     assert len(csv) == 5 and csv[0].startswith("epoch")
     files = sorted(p.name for p in tmp_path.iterdir())
@@ -160,7 +170,8 @@ def test_a_different_recipe_in_the_same_folder_is_refused(tmp_path):
     train, val = _data(n=64)
     train_model(_build, train, val, run_name="r", directory=tmp_path, epochs=1, verbose=0)
     with pytest.raises(ValueError, match="another run_name"):
-        train_model(_build, train, val, run_name="r", directory=tmp_path, epochs=2, learning_rate=0.1, verbose=0)
+        train_model(_build, train, val, run_name="r", directory=tmp_path, epochs=2, learning_rate=0.1,
+                    verbose=0)
     fresh = train_model(_build, train, val, run_name="r", directory=tmp_path, epochs=1, learning_rate=0.1,
                         resume=False, verbose=0)
     assert fresh.resumed_at == 1
@@ -184,12 +195,13 @@ def test_the_recipe_learns_the_offline_set_well_above_chance(tmp_path):
 
     def build():
         return keras.Sequential([
-            keras.Input((32, 32, 3)), keras.layers.Conv2D(16, 3, activation="relu"), keras.layers.MaxPooling2D(),
+            keras.Input((32, 32, 3)),
+            keras.layers.Conv2D(16, 3, activation="relu"), keras.layers.MaxPooling2D(),
             keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.MaxPooling2D(),
             keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.GlobalMaxPooling2D(),
             keras.layers.Dense(len(names))])
 
-    result = train_model(build, train, val, run_name="offline", directory=tmp_path, epochs=12, learning_rate=0.05,
-                         lr_patience=4, verbose=0)
+    result = train_model(build, train, val, run_name="offline", directory=tmp_path, epochs=12,
+                         learning_rate=0.05, lr_patience=4, verbose=0)
     best = result.history["val_accuracy"].max()
     assert len(names) == 10 and best >= 0.35, result.history[["epoch", "val_accuracy", "learning_rate"]]

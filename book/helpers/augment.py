@@ -63,7 +63,7 @@ def center_crop(image: tf.Tensor, size: int) -> tf.Tensor:
     """The central ``size`` x ``size`` patch of ``image``: (H, W, C) or (B, H, W, C)."""
     height, width = image.shape[-3], image.shape[-2]
     top, left = (height - size) // 2, (width - size) // 2
-    return image[..., top:top + size, left:left + size, :]
+    return image[..., top : top + size, left : left + size, :]
 
 
 def random_crop(image: tf.Tensor, size: int, seed: tf.Tensor) -> tf.Tensor:
@@ -77,8 +77,14 @@ def random_flip(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
 
 
 def augment_image(
-    image: tf.Tensor, crop_size: int, seed: tf.Tensor, *, flip: str = "random",
-    eigenvalues: tf.Tensor | None = None, eigenvectors: tf.Tensor | None = None, value_range: float = 255.0,
+    image: tf.Tensor,
+    crop_size: int,
+    seed: tf.Tensor,
+    *,
+    flip: str = "random",
+    eigenvalues: tf.Tensor | None = None,
+    eigenvectors: tf.Tensor | None = None,
+    value_range: float = 255.0,
 ) -> tf.Tensor:
     """One training view of a mean-subtracted ``image`` (R, R, 3): crop, flip, PCA colour shift.
 
@@ -108,10 +114,12 @@ def ten_views(images: tf.Tensor | np.ndarray, crop_size: int) -> tf.Tensor:
     images = tf.convert_to_tensor(images)
     height, width = images.shape[-3], images.shape[-2]
     if crop_size > min(height, width):
-        raise ValueError(f"ten_views: crop {crop_size} is larger than the images ({height}x{width}); "
-                         "resize them first (see resize_size)")
+        raise ValueError(
+            f"ten_views: crop {crop_size} is larger than the images ({height}x{width}); "
+            "resize them first (see resize_size)"
+        )
     s, bottom, right = crop_size, height - crop_size, width - crop_size
     corners = [(0, 0), (0, right), (bottom, 0), (bottom, right), (bottom // 2, right // 2)]
-    five = [images[:, top:top + s, left:left + s, :] for top, left in corners]
+    five = [images[:, top : top + s, left : left + s, :] for top, left in corners]
     views = five + [tf.reverse(view, axis=[2]) for view in five]
     return tf.stack(views, axis=1)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -30,37 +29,29 @@ from PIL import Image, ImageOps
 
 from helpers import augment as augment_module
 from helpers.augment import augment_image, center_crop, ten_views
-from helpers.paths import REPO_ROOT, artifacts_root, data_root
+from helpers.datasets import (
+    FETCH_HINT,
+    IMAGENETTE_VARIANTS,
+    WNID_NAMES,
+    DataNotFoundError,
+    DataSource,
+    find_dataset,
+    list_splits,
+)
+from helpers.paths import artifacts_root
 
-IMAGENETTE_VARIANTS = {"imagenette2-160": 160, "imagenette2-320": 320, "imagenette2": 500}  # shorter side (px)
-VAL_FOLDERS = ("val", "validation", "valid")
 CACHE_VERSION = 1
-WNID_NAMES = {  # ImageNet classes of Imagenette and of the 16-class mini-ImageNet
-    "n01440764": "tench", "n01443537": "goldfish", "n01484850": "great white shark",
-    "n01491361": "tiger shark", "n01494475": "hammerhead", "n01496331": "electric ray",
-    "n01498041": "stingray", "n01514668": "cock", "n01514859": "hen", "n01518878": "ostrich",
-    "n01530575": "brambling", "n01531178": "goldfinch", "n01532829": "house finch",
-    "n01534433": "junco", "n01537544": "indigo bunting", "n01558993": "robin",
-    "n02102040": "English springer", "n02979186": "cassette player", "n03000684": "chain saw",
-    "n03028079": "church", "n03394916": "French horn", "n03417042": "garbage truck",
-    "n03425413": "gas pump", "n03445777": "golf ball", "n03888257": "parachute",
-}
-FETCH_HINT = ("fetch real images with `python -m data_scripts.download_imagenette --variant 160` "
-              "or draw the offline set with `python -m data_scripts.make_offline_dataset`")
-
-
-class DataNotFoundError(ValueError):
-    """A data set folder is missing or holds no images; the message says which command fetches it."""
-
-
-@dataclass(frozen=True)
-class DataSource:
-    """Where a data set came from: ``name``, folder ``path``, ``is_real`` photographs, a one-line ``description``."""
-
-    name: str
-    path: Path
-    is_real: bool
-    description: str
+__all__ = [  # the finding functions of helpers.datasets are re-exported: one import for the chapters
+    "IMAGENETTE_VARIANTS",
+    "DataNotFoundError",
+    "DataSource",
+    "DataSplits",
+    "find_dataset",
+    "list_splits",
+    "load_arrays",
+    "load_dataset",
+    "load_image",
+]
 
 
 @dataclass
@@ -68,7 +59,7 @@ class DataSplits:
     """What ``load_dataset`` returns. Pipelines yield (images float32 (B, S, S, 3), labels int32 (B,)).
 
     ``val_ten_view`` yields images (B, 10, S, S, 3). ``mean_image`` is (R, R, 3) with
-    ``R = augment_module.resize_size(S)``; ``mean_rgb`` (3,) is its average colour;
+    ``R = helpers.augment.resize_size(S)``; ``mean_rgb`` (3,) is its average colour;
     ``eigenvalues`` (3,) and ``eigenvectors`` (3, 3) are the training set's RGB PCA (pixel
     values in [0, 1]).
     """
@@ -86,87 +77,6 @@ class DataSplits:
     mean_image: np.ndarray = field(default=None, repr=False)
     eigenvalues: np.ndarray = field(default=None, repr=False)
     eigenvectors: np.ndarray = field(default=None, repr=False)
-
-
-def _offline_folder() -> Path:
-    try:
-        from data_scripts.make_offline_dataset import ensure_offline_dataset
-    except ImportError:  # chapters run from book/; the scripts live at the repository's root
-        sys.path.append(str(REPO_ROOT))
-        from data_scripts.make_offline_dataset import ensure_offline_dataset
-    return ensure_offline_dataset(data_root())
-
-
-def _has_images(folder: Path) -> bool:
-    return folder.is_dir() and any(p.is_dir() and any(p.iterdir()) for p in folder.iterdir())
-
-
-def find_dataset(name: str | os.PathLike | None = None, image_size: int = 224) -> tuple[str, Path]:
-    """(name, folder) of the data set ``name``; ``None`` picks the best one available.
-
-    Names: "imagenette" (the smallest variant whose images are at least
-    ``resize_size(image_size)`` pixels, else the largest), "imagenette2-160",
-    "imagenette2-320", "imagenette2", "mini-imagenet", "offline", or a folder.
-    """
-    root = data_root()
-    if name is None or name == "imagenette":
-        present = [v for v in IMAGENETTE_VARIANTS if _has_images(root / v / "train")]
-        big_enough = [v for v in present if IMAGENETTE_VARIANTS[v] >= augment_module.resize_size(image_size)]
-        if present:
-            chosen = (big_enough or present[::-1])[0]
-            return chosen, root / chosen
-        if name == "imagenette":
-            raise DataNotFoundError(f"no Imagenette under {root}; fetch it with "
-                                    "`python -m data_scripts.download_imagenette --variant 160`")
-        if _has_images(root / "mini-imagenet" / "train"):
-            return "mini-imagenet", root / "mini-imagenet"
-        return "offline", _offline_folder()
-    if name == "offline":
-        return "offline", _offline_folder()
-    if str(name) in IMAGENETTE_VARIANTS or name == "mini-imagenet":
-        folder = root / str(name)
-        command = ("python -m data_scripts.make_mini_imagenet --source <your ImageNet folder>"
-                   if name == "mini-imagenet" else
-                   f"python -m data_scripts.download_imagenette --variant {str(name).split('-')[-1]}"
-                   .replace("--variant imagenette2", "--variant full"))
-        if not _has_images(folder / "train"):
-            raise DataNotFoundError(f"data set {name!r} not found (or empty) at {folder}; make it with `{command}`")
-        return str(name), folder
-    folder = Path(name).expanduser()
-    if not _has_images(folder):
-        raise DataNotFoundError(f"no class folders with images at {folder}; put images in <folder>/<class>/ "
-                                f"(or train/ and val/ of those), or {FETCH_HINT}")
-    return folder.name, folder
-
-
-def _class_files(folder: Path) -> tuple[list[Path], list[int], list[str]]:
-    classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    files, labels = [], []
-    for label, name in enumerate(classes):
-        for path in sorted((folder / name).iterdir()):
-            if path.is_file() and not path.name.startswith("."):
-                files.append(path)
-                labels.append(label)
-    return files, labels, classes
-
-
-def list_splits(folder: Path, seed: int = 2012, val_fraction: float = 0.2):
-    """(train_files, train_labels, val_files, val_labels, class_names) of a class-per-folder set.
-
-    ``folder`` holds ``train/<class>/`` and ``val/<class>/`` (or ``validation``), or the
-    class folders themselves, which are then split with ``seed`` (``val_fraction`` to val).
-    """
-    val_dir = next((folder / v for v in VAL_FOLDERS if (folder / v).is_dir()), None)
-    if (folder / "train").is_dir() and val_dir is not None:
-        train_files, train_labels, classes = _class_files(folder / "train")
-        val_files, val_labels, val_classes = _class_files(val_dir)
-        if val_classes != classes:
-            raise ValueError(f"{folder}: train/ and {val_dir.name}/ hold different class folders; make them match")
-        return train_files, train_labels, val_files, val_labels, classes
-    files, labels, classes = _class_files(folder)
-    is_val = np.random.default_rng(seed).random(len(files)) < val_fraction
-    pick = lambda items, want: [x for x, v in zip(items, is_val, strict=True) if v == want]  # noqa: E731
-    return pick(files, False), pick(labels, False), pick(files, True), pick(labels, True), classes
 
 
 def load_image(path: Path, size: int) -> np.ndarray | None:
@@ -187,8 +97,11 @@ def _decode_all(files: list[Path], size: int) -> tuple[np.ndarray, np.ndarray]:
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1)) as pool:  # PIL decodes without the GIL
         images = list(pool.map(lambda p: load_image(p, size), files))
     ok = np.array([image is not None for image in images], dtype=bool)
-    stacked = np.stack([image for image in images if image is not None]) if ok.any() else \
-        np.zeros((0, size, size, 3), np.uint8)
+    stacked = (
+        np.stack([image for image in images if image is not None])
+        if ok.any()
+        else np.zeros((0, size, size, 3), np.uint8)
+    )
     return stacked, ok
 
 
@@ -197,14 +110,17 @@ def _statistics(images: np.ndarray) -> dict[str, np.ndarray]:
     total = np.zeros(images.shape[1:], np.float64)
     first, second = np.zeros(3), np.zeros((3, 3))
     for start in range(0, len(images), 256):  # chunks keep the float copy small
-        chunk = images[start:start + 256].astype(np.float64)
+        chunk = images[start : start + 256].astype(np.float64)
         total += chunk.sum(axis=0)
         pixels = chunk.reshape(-1, 3)
         first += pixels.sum(axis=0)
         second += pixels.T @ pixels
     n_pixels = max(1, images.shape[0] * images.shape[1] * images.shape[2])
-    return {"mean_image": (total / max(1, len(images))).astype(np.float32),
-            "pixel_mean": first / n_pixels, "pixel_sq_mean": second / n_pixels}
+    return {
+        "mean_image": (total / max(1, len(images))).astype(np.float32),
+        "pixel_mean": first / n_pixels,
+        "pixel_sq_mean": second / n_pixels,
+    }
 
 
 def _cached_split(name: str, files: list[Path], size: int, with_stats: bool) -> dict[str, np.ndarray]:
@@ -237,24 +153,35 @@ def _prepare(name, image_size, subset_size, seed):
     size = augment_module.resize_size(image_size)
     train = _cached_split(f"{dataset_name}-train", train_files, size, with_stats=True)
     val = _cached_split(f"{dataset_name}-val", val_files, size, with_stats=False)
-    bad = [str(f) for f, ok in zip(train_files + val_files, np.concatenate([train["ok"], val["ok"]]), strict=True)
-           if not ok]
+    bad = [
+        str(f)
+        for f, ok in zip(train_files + val_files, np.concatenate([train["ok"], val["ok"]]), strict=True)
+        if not ok
+    ]
     if bad:
-        warnings.warn(f"skipped {len(bad)} unreadable file(s) (empty, corrupt or not an image): {bad}", stacklevel=3)
+        warnings.warn(
+            f"skipped {len(bad)} unreadable file(s) (empty, corrupt or not an image): {bad}", stacklevel=3
+        )
     y_train = np.asarray(train_labels, np.int32)[train["ok"]]
     y_val = np.asarray(val_labels, np.int32)[val["ok"]]
     names = [WNID_NAMES.get(c, c) for c in classes]
     is_real = dataset_name != "offline"
     label = {"offline": "offline shapes set", "mini-imagenet": "mini-ImageNet"}.get(
-        dataset_name, dataset_name.replace("imagenette2", "Imagenette"))
+        dataset_name, dataset_name.replace("imagenette2", "Imagenette")
+    )
     note = " (no real images found; see data_scripts/)" if is_real is False else f" from {folder}"
     description = f"{label}, {len(names)} classes, {len(y_train):,} train / {len(y_val):,} val images{note}"
     source = DataSource(dataset_name, folder, is_real, description)
     return train, y_train, val, y_val, names, source
 
 
-def load_arrays(name: str | os.PathLike | None = None, *, image_size: int, subset_size: int | None = None,
-                seed: int = 2012):
+def load_arrays(
+    name: str | os.PathLike | None = None,
+    *,
+    image_size: int,
+    subset_size: int | None = None,
+    seed: int = 2012,
+):
     """(x_train, y_train, x_val, y_val, class_names, source) as NumPy arrays, images float32 in [0, 1].
 
     Images are (N, S, S, 3) centre crops (S = ``image_size``) of images resized to
@@ -265,9 +192,18 @@ def load_arrays(name: str | os.PathLike | None = None, *, image_size: int, subse
     return crop(train["images"]), y_train, crop(val["images"]), y_val, names, source
 
 
-def load_dataset(name: str | os.PathLike | None = None, *, image_size: int, batch_size: int,
-                 subset_size: int | None = None, seed: int = 2012, augment: bool = True, pca_color: bool = True,
-                 flip: str = "random", shuffle: bool = True) -> DataSplits:
+def load_dataset(
+    name: str | os.PathLike | None = None,
+    *,
+    image_size: int,
+    batch_size: int,
+    subset_size: int | None = None,
+    seed: int = 2012,
+    augment: bool = True,
+    pca_color: bool = True,
+    flip: str = "random",
+    shuffle: bool = True,
+) -> DataSplits:
     """Train and validation pipelines for data set ``name`` (None: the best available) at ``image_size``.
 
     ``flip``: "random" (§4.1: each training image mirrored with probability 1/2),
@@ -294,24 +230,44 @@ def load_dataset(name: str | os.PathLike | None = None, *, image_size: int, batc
             ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
         if randomised:  # one stateless seed per image and per epoch: reproducible, different every epoch
             seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-            ds = tf.data.Dataset.zip(ds, seeds).map(lambda xy, s: (transform(xy[0], s), xy[1]),
-                                                    num_parallel_calls=tf.data.AUTOTUNE)
+            ds = tf.data.Dataset.zip(ds, seeds).map(
+                lambda xy, s: (transform(xy[0], s), xy[1]), num_parallel_calls=tf.data.AUTOTUNE
+            )
         else:
             ds = ds.map(lambda x, y: (transform(x), y), num_parallel_calls=tf.data.AUTOTUNE)
         return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
     if augment:
         pca = (values, vectors) if pca_color else (None, None)
-        train_ds = pipeline(train["images"], y_train, lambda x, s: augment_image(
-            tf.cast(x, tf.float32) - mean, image_size, s, flip=flip, eigenvalues=pca[0], eigenvectors=pca[1]),
-            shuffled=shuffle, randomised=True)
+        train_ds = pipeline(
+            train["images"],
+            y_train,
+            lambda x, s: augment_image(
+                tf.cast(x, tf.float32) - mean,
+                image_size,
+                s,
+                flip=flip,
+                eigenvalues=pca[0],
+                eigenvectors=pca[1],
+            ),
+            shuffled=shuffle,
+            randomised=True,
+        )
     else:
         train_ds = pipeline(train["images"], y_train, centred, shuffled=shuffle)
     ten = lambda x: ten_views(mirror(tf.cast(x, tf.float32) - mean)[None], image_size)[0]  # noqa: E731
     return DataSplits(
-        train=train_ds, val=pipeline(val["images"], y_val, centred),
-        train_eval=pipeline(train["images"], y_train, centred), val_ten_view=pipeline(val["images"], y_val, ten),
-        class_names=names, mean_rgb=train["mean_image"].mean(axis=(0, 1)), num_train=len(y_train),
-        num_val=len(y_val), source=source, image_size=image_size, mean_image=train["mean_image"],
-        eigenvalues=values, eigenvectors=vectors)
-
+        train=train_ds,
+        val=pipeline(val["images"], y_val, centred),
+        train_eval=pipeline(train["images"], y_train, centred),
+        val_ten_view=pipeline(val["images"], y_val, ten),
+        class_names=names,
+        mean_rgb=train["mean_image"].mean(axis=(0, 1)),
+        num_train=len(y_train),
+        num_val=len(y_val),
+        source=source,
+        image_size=image_size,
+        mean_image=train["mean_image"],
+        eigenvalues=values,
+        eigenvectors=vectors,
+    )

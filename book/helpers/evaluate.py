@@ -8,7 +8,8 @@ Models output logits ``(B, classes)``.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import keras
 import numpy as np
@@ -72,9 +73,11 @@ def top_k_accuracy(scores: np.ndarray, labels: np.ndarray, k: int = 1) -> float:
     """
     scores, labels = np.asarray(scores), np.asarray(labels)
     if scores.ndim != 2 or labels.shape != (scores.shape[0],):
-        raise ValueError(f"top_k_accuracy: need scores (N, C) and labels (N,), got {scores.shape} and {labels.shape}")
+        raise ValueError(f"top_k_accuracy: need scores (N, C) and labels (N,), "
+                         f"got {scores.shape} and {labels.shape}")
     if not 1 <= k <= scores.shape[1]:
-        raise ValueError(f"top_k_accuracy: k must be in 1..{scores.shape[1]} (the number of classes), got {k}")
+        raise ValueError(f"top_k_accuracy: k must be in 1..{scores.shape[1]} (the number of classes), "
+                         f"got {k}")
     top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     return float((top == labels[:, None]).any(axis=1).mean())
 
@@ -109,7 +112,8 @@ def nearest_neighbours(queries: np.ndarray, bank: np.ndarray, k: int = 5) -> tup
     """
     q, b = np.asarray(queries, np.float64), np.asarray(bank, np.float64)
     if q.shape[1:] != b.shape[1:] or q.ndim != 2:
-        raise ValueError(f"nearest_neighbours: need queries (Q, D) and bank (N, D), got {q.shape} and {b.shape}")
+        raise ValueError(f"nearest_neighbours: need queries (Q, D) and bank (N, D), "
+                         f"got {q.shape} and {b.shape}")
     if not 1 <= k <= len(b):
         raise ValueError(f"nearest_neighbours: k must be in 1..{len(b)} (the bank size), got {k}")
     squared = (q**2).sum(1)[:, None] - 2 * q @ b.T + (b**2).sum(1)[None, :]

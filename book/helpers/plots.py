@@ -7,7 +7,7 @@ or mean-subtracted (pass ``mean_rgb`` to add the mean back).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -32,12 +32,12 @@ def plot_history(histories: dict[str, pd.DataFrame], title: str = "Learning curv
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     for i, (name, h) in enumerate(histories.items()):
         colour = f"C{i}"
-        for ax, key in zip(axes[:2], ("loss", "accuracy")):
+        for ax, key in zip(axes[:2], ("loss", "accuracy"), strict=True):
             ax.plot(h["epoch"], h[key], "--", color=colour, label=f"{name} (train)")
             if f"val_{key}" in h:
                 ax.plot(h["epoch"], h[f"val_{key}"], "-o", color=colour, ms=3, label=f"{name} (val)")
         axes[2].plot(h["epoch"], h["learning_rate"], "-o", color=colour, ms=3, label=name)
-    for ax, label in zip(axes, ("cross-entropy loss", "top-1 accuracy", "learning rate")):
+    for ax, label in zip(axes, ("cross-entropy loss", "top-1 accuracy", "learning rate"), strict=True):
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
@@ -80,7 +80,8 @@ def kernel_images(kernels: np.ndarray) -> np.ndarray:
     """
     kernels = np.asarray(kernels, dtype=np.float32)
     if kernels.ndim != 4 or kernels.shape[2] != 3:
-        raise ValueError(f"kernel_images: expected kernels (kh, kw, 3, F) of the first layer, got {kernels.shape}")
+        raise ValueError(f"kernel_images: expected kernels (kh, kw, 3, F) of the first layer, "
+                         f"got {kernels.shape}")
     k = np.transpose(kernels, (3, 0, 1, 2))
     low = k.min(axis=(1, 2, 3), keepdims=True)
     high = k.max(axis=(1, 2, 3), keepdims=True)

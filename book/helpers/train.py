@@ -19,16 +19,17 @@ it continues at the first epoch not yet committed: no epoch lost or repeated.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import keras
-import numpy as np
 import pandas as pd
 from keras import ops
 
@@ -71,7 +72,7 @@ class PlateauSchedule:
         return dict(self.__dict__)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "PlateauSchedule":
+    def from_dict(cls, data: dict[str, Any]) -> PlateauSchedule:
         return cls(**data)
 
 
@@ -98,7 +99,7 @@ class EarlyStopper:
         return dict(self.__dict__)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "EarlyStopper":
+    def from_dict(cls, data: dict[str, Any]) -> EarlyStopper:
         return cls(**data)
 
 
@@ -174,7 +175,8 @@ def accelerator_visible() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-def build_on_device(build_model: Callable[[], keras.Model], mixed_precision: bool | None = None) -> keras.Model:
+def build_on_device(build_model: Callable[[], keras.Model],
+                    mixed_precision: bool | None = None) -> keras.Model:
     """Call ``build_model()`` under float16 mixed precision on a GPU, float32 elsewhere.
 
     The policy is set only while the layers are created, then restored, so nothing
@@ -253,14 +255,17 @@ class _Checkpointer(keras.callbacks.Callback):
         if self.stopper.should_stop:
             self.model.stop_training = True
         if self.verbose:
-            shown = "  ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in ("epoch", "seconds", "images_per_s"))
-            print(f"epoch {epoch + 1:>3}  {shown}  {seconds:.1f} s  {row['images_per_s']:.0f} img/s", flush=True)
+            skip = ("epoch", "seconds", "images_per_s", "learning_rate")
+            shown = "  ".join(f"{k} {v:.3f}" for k, v in row.items() if k not in skip)
+            print(f"epoch {epoch + 1:>3}/{self.params.get('epochs')}  {shown}  lr {lr_used:.0e}  "
+                  f"{seconds:.1f} s  {row['images_per_s']:.0f} img/s", flush=True)
 
     def _commit(self, epochs_done: int, row: dict[str, Any], next_learning_rate: float) -> None:
         weights = f"epoch-{epochs_done:03d}.weights.h5"
         self.model.save_weights(self.directory / weights)
         previous = self.state.get("weights")
-        self.state.update(epochs_done=epochs_done, weights=weights, next_learning_rate=next_learning_rate, history=[*self.state["history"], row],
+        self.state.update(epochs_done=epochs_done, weights=weights, next_learning_rate=next_learning_rate,
+                          history=[*self.state["history"], row],
                           schedule=self.schedule.to_dict(), early_stopping=self.stopper.to_dict(),
                           stopped_early=self.stopper.should_stop)
         _write_atomic(self.directory / STATE_FILE, json.dumps(self.state, indent=1))  # the commit point
@@ -318,7 +323,8 @@ def train_model(
     recipe = {"learning_rate": learning_rate, "momentum": momentum, "weight_decay": weight_decay}
     state = read_state(directory) if resume else None
     if state is not None and state.get("recipe") != recipe:
-        raise ValueError(f"train_model: {directory} holds a run with recipe {state.get('recipe')}, not {recipe}; "
+        raise ValueError(f"train_model: {directory} holds a run with recipe {state.get('recipe')}, "
+                         f"not {recipe}; "
                          "pick another run_name or pass resume=False to start afresh")
     if state is None:
         for old in directory.glob("*.weights.h5"):
@@ -383,7 +389,8 @@ def run_ablation(profile_name: str | None = None, data_name: str | None = None,
         data = load_dataset(data_name, image_size=s.image_size, batch_size=s.batch_size,
                             subset_size=s.subset_size, **data_kwargs)
         folder = artifacts_root() / f"ablation-{profile.name}-{data.source.name}"
-        run = train_model(lambda: build_alexnet(len(data.class_names), s.image_size, "paper", **model_kwargs),
+        build = functools.partial(build_alexnet, len(data.class_names), s.image_size, "paper", **model_kwargs)
+        run = train_model(build,
                           data.train, data.val, run_name=name, directory=folder / name.replace(" ", "-"),
                           epochs=s.epochs, num_train=data.num_train, early_stopping_patience=10, verbose=0)
         h = run.history
@@ -396,7 +403,7 @@ def run_ablation(profile_name: str | None = None, data_name: str | None = None,
 
 
 def ablation_results(folder_name: str) -> pd.DataFrame | None:
-    """The table ``run_ablation`` wrote under ``artifacts_root()/folder_name``, or ``None`` if it was not run."""
+    """The table ``run_ablation`` wrote under ``artifacts_root()/folder_name`` (``None``: not run yet)."""
     path = artifacts_root() / folder_name / "results.csv"
     return pd.read_csv(path, index_col="variant") if path.exists() else None
 
