@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from helpers.experiments import (
     ACTIVATIONS,
     common_threshold,
@@ -82,7 +81,7 @@ def test_sigmoid_gradient_vanishes_relu_does_not_with_he_scale():
 def test_small_cnn_same_seed_same_weights_for_relu_and_tanh():
     relu = small_cnn((16, 16, 3), 4, "relu", seed=7)
     tanh = small_cnn((16, 16, 3), 4, "tanh", seed=7)
-    for a, b in zip(relu.get_weights(), tanh.get_weights()):
+    for a, b in zip(relu.get_weights(), tanh.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     other = small_cnn((16, 16, 3), 4, "relu", seed=8)
     assert not np.array_equal(relu.get_weights()[0], other.get_weights()[0])
@@ -117,7 +116,8 @@ def test_training_loop_learns_a_small_case_and_records_each_epoch():
     set_seed(2012)
     x, y = separable_problem()
     model = small_cnn((8, 8, 3), 2, widths=(4, 4, 4))
-    h = train_with_history(model, x, y, epochs=6, batch_size=32, learning_rate=0.05, x_val=x[:64], y_val=y[:64])
+    h = train_with_history(model, x, y, epochs=6, batch_size=32, learning_rate=0.05,
+                           x_val=x[:64], y_val=y[:64])
     assert list(h.columns) == ["epoch", "train_loss", "train_error", "val_error", "seconds"]
     assert list(h["epoch"]) == [1, 2, 3, 4, 5, 6]
     assert h["seconds"].is_monotonic_increasing
@@ -145,3 +145,21 @@ def test_training_loop_is_deterministic_and_rejects_bad_arguments():
     assert (sampled["train_error"] * 10).round(9).apply(float.is_integer).all()  # measured on 10 images
     with pytest.raises(ValueError, match="labels"):
         train_with_history(small_cnn((8, 8, 3), 2), x, y[:10], epochs=1, batch_size=8, learning_rate=0.1)
+
+
+def test_load_experiment_arrays_uses_the_book_data_when_cifar10_is_not_cached(monkeypatch, tmp_path):
+    import types
+
+    import helpers.data
+    import helpers.experiments as experiments
+
+    def fake_load_arrays(name=None, *, image_size, subset_size=None, seed=2012):
+        images = np.zeros((4, image_size, image_size, 3), dtype=np.float64)
+        source = types.SimpleNamespace(description=f"fake set, subset {subset_size}, seed {seed}")
+        return images, [0, 1, 0, 1], images[:2], [1, 0], ["a", "b"], source
+
+    monkeypatch.setattr(experiments, "CIFAR10_CACHE", tmp_path / "absent")
+    monkeypatch.setattr(helpers.data, "load_arrays", fake_load_arrays)
+    x_train, y_train, x_val, y_val, description = experiments.load_experiment_arrays(16, 4, seed=3)
+    assert x_train.shape == (4, 16, 16, 3) and x_train.dtype == np.float32 and y_train.dtype == np.int32
+    assert list(y_val) == [1, 0] and description == "fake set, subset 4, seed 3"

@@ -218,49 +218,51 @@ def load_dataset(
     # §4.1: PCA of the RGB values of every training pixel, scaled to [0, 1] (see helpers.augment)
     values, vectors = augment_module.rgb_pca(train["pixel_mean"] / 255.0, train["pixel_sq_mean"] / 255.0**2)
 
+    cached = {"train": tf.constant(train["images"]), "val": tf.constant(val["images"])}  # decoded once
+    labels = {"train": tf.constant(y_train), "val": tf.constant(y_val)}
+    pca = (values, vectors) if pca_color else (None, None)
+    # The transforms have no Python control flow on tensors: AutoGraph has nothing to convert.
+    plain = tf.autograph.experimental.do_not_convert
+
+    @plain
     def mirror(x: tf.Tensor) -> tf.Tensor:  # flip="always": every image, train and val, mirrored
         return tf.reverse(x, axis=[-2]) if flip == "always" else x
 
-    def centred(x: tf.Tensor) -> tf.Tensor:
-        return mirror(center_crop(tf.cast(x, tf.float32) - mean, image_size))
+    @plain
+    def centred(split: str, i: tf.Tensor) -> tf.Tensor:
+        return mirror(center_crop(tf.cast(tf.gather(cached[split], i), tf.float32) - mean, image_size))
 
-    def pipeline(images, labels, transform, shuffled=False, randomised=False):
-        ds = tf.data.Dataset.from_tensor_slices((images, labels))
-        if shuffled:
-            ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    @plain
+    def augmented(i: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        image = tf.cast(tf.gather(cached["train"], i), tf.float32) - mean
+        return augment_image(image, image_size, seed, flip=flip, eigenvalues=pca[0], eigenvectors=pca[1])
+
+    @plain
+    def ten(i: tf.Tensor) -> tf.Tensor:
+        return ten_views(mirror(tf.cast(tf.gather(cached["val"], i), tf.float32) - mean)[None], image_size)[0]
+
+    def pipeline(split: str, transform, shuffled: bool = False, randomised: bool = False) -> tf.data.Dataset:
+        targets = labels[split]
+        ds = tf.data.Dataset.range(int(targets.shape[0]))
+        if shuffled:  # shuffle indices, not images: the buffer stays small
+            ds = ds.shuffle(int(targets.shape[0]), seed=seed, reshuffle_each_iteration=True)
         if randomised:  # one stateless seed per image and per epoch: reproducible, different every epoch
             seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-            ds = tf.data.Dataset.zip(ds, seeds).map(
-                lambda xy, s: (transform(xy[0], s), xy[1]), num_parallel_calls=tf.data.AUTOTUNE
-            )
+            ds = tf.data.Dataset.zip(ds, seeds)
+            ds = ds.map(plain(lambda i, s: (transform(i, s), tf.gather(targets, i))), tf.data.AUTOTUNE)
         else:
-            ds = ds.map(lambda x, y: (transform(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+            ds = ds.map(plain(lambda i: (transform(i), tf.gather(targets, i))), tf.data.AUTOTUNE)
         return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
     if augment:
-        pca = (values, vectors) if pca_color else (None, None)
-        train_ds = pipeline(
-            train["images"],
-            y_train,
-            lambda x, s: augment_image(
-                tf.cast(x, tf.float32) - mean,
-                image_size,
-                s,
-                flip=flip,
-                eigenvalues=pca[0],
-                eigenvectors=pca[1],
-            ),
-            shuffled=shuffle,
-            randomised=True,
-        )
+        train_ds = pipeline("train", augmented, shuffled=shuffle, randomised=True)
     else:
-        train_ds = pipeline(train["images"], y_train, centred, shuffled=shuffle)
-    ten = lambda x: ten_views(mirror(tf.cast(x, tf.float32) - mean)[None], image_size)[0]  # noqa: E731
+        train_ds = pipeline("train", lambda i: centred("train", i), shuffled=shuffle)
     return DataSplits(
         train=train_ds,
-        val=pipeline(val["images"], y_val, centred),
-        train_eval=pipeline(train["images"], y_train, centred),
-        val_ten_view=pipeline(val["images"], y_val, ten),
+        val=pipeline("val", lambda i: centred("val", i)),
+        train_eval=pipeline("train", lambda i: centred("train", i)),
+        val_ten_view=pipeline("val", ten),
         class_names=names,
         mean_rgb=train["mean_image"].mean(axis=(0, 1)),
         num_train=len(y_train),

@@ -8,12 +8,12 @@ Models output logits ``(B, classes)``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import keras
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -24,43 +24,45 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def predict(model: keras.Model, dataset: Iterable[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Logits and labels over a batched dataset of ``(images (B, S, S, 3), labels (B,))``.
+def _labels(dataset: Any) -> tuple[np.ndarray, Any]:
+    """The labels ``(N,)`` of ``dataset``, and ``dataset`` with its number of batches made known."""
+    labels = [np.asarray(y) for _, y in dataset]
+    if not labels:
+        raise ValueError("evaluate: the dataset is empty; check the data split and subset_size")
+    known = dataset.apply(tf.data.experimental.assert_cardinality(len(labels)))  # no "ran out of data"
+    return np.concatenate(labels).astype(np.int64), known
 
-    Returns ``logits: (N, C)`` float32 and ``labels: (N,)`` int64.
+
+def predict(model: keras.Model, dataset: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Logits and labels over a batched ``tf.data`` dataset of ``(images (B, S, S, 3), labels (B,))``.
+
+    Returns ``logits: (N, C)`` float32 and ``labels: (N,)`` int64. Uses ``model.predict``
+    (one compiled function for every batch; dropout off).
     """
-    logits, labels = [], []
-    for images, y in dataset:
-        logits.append(np.asarray(model(images, training=False), dtype=np.float32))
-        labels.append(np.asarray(y))
-    if not logits:
-        raise ValueError("predict: the dataset is empty; check the data split and subset_size")
-    return np.concatenate(logits), np.concatenate(labels).astype(np.int64)
+    labels, dataset = _labels(dataset)
+    outputs = model.predict(dataset.map(lambda x, y: x), verbose=0)
+    return np.asarray(outputs, dtype=np.float32), labels
 
 
-def predict_ten_view(model: keras.Model, dataset: Iterable[Any]) -> tuple[np.ndarray, np.ndarray]:
+def predict_ten_view(model: keras.Model, dataset: Any) -> tuple[np.ndarray, np.ndarray]:
     """Class probabilities averaged over ten views, and labels.
 
     §4.1: "the network makes a prediction by extracting five 224x224 patches (the
     four corner patches and the center patch) as well as their horizontal
     reflections (hence ten patches in all), and averaging the predictions made by
     the network's softmax layer on the ten patches." ``dataset`` yields
-    ``(views (B, 10, S, S, 3), labels (B,))``. Returns ``probabilities: (N, C)``
+    ``(views (B, V, S, S, 3), labels (B,))``. Returns ``probabilities: (N, C)``
     and ``labels: (N,)``.
     """
-    probabilities, labels = [], []
-    for views, y in dataset:
-        views = np.asarray(views)
-        if views.ndim != 5:
-            raise ValueError(f"predict_ten_view: expected views (B, V, S, S, 3), got shape {views.shape}; "
-                             "use the data helpers' val_ten_view split")
-        b, v = views.shape[:2]
-        logits = np.asarray(model(views.reshape(b * v, *views.shape[2:]), training=False))
-        probabilities.append(softmax(logits).reshape(b, v, -1).mean(axis=1))
-        labels.append(np.asarray(y))
-    if not probabilities:
-        raise ValueError("predict_ten_view: the dataset is empty")
-    return np.concatenate(probabilities), np.concatenate(labels).astype(np.int64)
+    shape = dataset.element_spec[0].shape
+    if shape.rank != 5:
+        raise ValueError(f"predict_ten_view: expected views (B, V, S, S, 3), got shape {shape}; "
+                         "use the data helpers' val_ten_view split")
+    views = int(shape[1])
+    labels, dataset = _labels(dataset)
+    flat = dataset.map(lambda v, y: tf.reshape(v, (-1, *shape[2:])))  # (B * V, S, S, 3)
+    logits = np.asarray(model.predict(flat, verbose=0))
+    return softmax(logits).reshape(len(labels), views, -1).mean(axis=1), labels
 
 
 def top_k_accuracy(scores: np.ndarray, labels: np.ndarray, k: int = 1) -> float:
@@ -97,7 +99,7 @@ def per_class_accuracy(confusion: pd.DataFrame) -> pd.Series:
     return (pd.Series(np.diag(confusion.to_numpy()), index=confusion.index) / totals).sort_values()
 
 
-def features(model: keras.Model, dataset: Iterable[Any], layer: str = "fc7") -> tuple[np.ndarray, np.ndarray]:
+def features(model: keras.Model, dataset: Any, layer: str = "fc7") -> tuple[np.ndarray, np.ndarray]:
     """Activations of ``layer`` (default the 4096-d fc7) over ``dataset``: ``(N, D)`` and labels ``(N,)``."""
     extractor = keras.Model(model.inputs, model.get_layer(layer).output)
     return predict(extractor, dataset)

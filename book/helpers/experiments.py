@@ -11,8 +11,8 @@ layers (§4.2).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -44,11 +44,13 @@ def load_experiment_arrays(
         x_train, x_val = (x.astype("float32") / 255.0 for x in (x_train, x_val))
         if image_size != 32:
             x_train, x_val = (tf.image.resize(x, (image_size, image_size)).numpy() for x in (x_train, x_val))
-        description = f"CIFAR-10 (Keras cache), {len(x_train):,} train / {len(x_val):,} test images, {image_size} px"
+        description = (f"CIFAR-10 (Keras cache), {len(x_train):,} train / {len(x_val):,} test images, "
+                       f"{image_size} px")
         return x_train, y_train.ravel().astype("int32"), x_val, y_val.ravel().astype("int32"), description
     from helpers.data import load_arrays
 
-    x_train, y_train, x_val, y_val, _, source = load_arrays(image_size=image_size, subset_size=subset_size, seed=seed)
+    x_train, y_train, x_val, y_val, _, source = load_arrays(
+        image_size=image_size, subset_size=subset_size, seed=seed)
     return (np.asarray(x_train, "float32"), np.asarray(y_train, "int32"),
             np.asarray(x_val, "float32"), np.asarray(y_val, "int32"), source.description)
 
@@ -82,7 +84,7 @@ def small_cnn(
         return keras.initializers.GlorotUniform(seed=seed + index)
 
     layers = [keras.Input(input_shape)]
-    for index, (width, kernel) in enumerate(zip(widths, (5, 5, 3))):
+    for index, (width, kernel) in enumerate(zip(widths, (5, 5, 3), strict=True)):
         layers.append(keras.layers.Conv2D(width, kernel, padding="same", activation=activation,
                                           kernel_initializer=init(index), name=f"conv{index + 1}"))
         if index < 2:
@@ -90,7 +92,8 @@ def small_cnn(
     layers.append(keras.layers.GlobalAveragePooling2D(name="pool3") if dense_units == 0 else
                   keras.layers.Flatten(name="flatten"))
     for index in range(2 if dense_units else 0):
-        layers.append(keras.layers.Dense(dense_units, activation=activation, kernel_initializer=init(10 + index),
+        layers.append(keras.layers.Dense(dense_units, activation=activation,
+                                         kernel_initializer=init(10 + index),
                                          name=f"fc{index + 1}"))
         if dropout_rate > 0:
             layers.append(keras.layers.Dropout(dropout_rate, seed=seed + 20 + index, name=f"drop{index + 1}"))
@@ -127,9 +130,11 @@ def train_with_history(
     import tensorflow as tf
 
     if epochs < 1 or batch_size < 1:
-        raise ValueError(f"train_with_history: epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
+        raise ValueError(
+            f"train_with_history: epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
     if len(x_train) != len(y_train):
-        raise ValueError(f"train_with_history: {len(x_train)} images but {len(y_train)} labels; pass matching arrays")
+        raise ValueError(
+            f"train_with_history: {len(x_train)} images but {len(y_train)} labels; pass matching arrays")
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     optimizer = keras.optimizers.SGD(learning_rate, momentum=momentum)
 
@@ -138,7 +143,7 @@ def train_with_history(
         with tf.GradientTape() as tape:
             loss = loss_fn(y, model(x, training=True))
         gradients = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
 
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.permutation(len(x_train))[:eval_size]) if eval_size else np.arange(len(x_train))
@@ -159,7 +164,10 @@ def train_with_history(
 
 
 def evaluate_error(model, x: np.ndarray, y: np.ndarray, batch_size: int = 500) -> tuple[float, float]:
-    """Mean cross-entropy and error rate of ``model`` (logits) on ``x: (N, ...)``, ``y: (N,)``, inference mode."""
+    """Mean cross-entropy and error rate of ``model`` (logits), inference mode.
+
+    ``x: (N, ...)``, ``y: (N,)`` integer labels. Returns ``(loss, error)``.
+    """
     logits = np.concatenate([np.asarray(model(x[i:i + batch_size], training=False))
                              for i in range(0, len(x), batch_size)])
     shifted = logits - logits.max(axis=1, keepdims=True)
@@ -176,7 +184,9 @@ def epochs_to_threshold(errors: Sequence[float], threshold: float) -> int | None
     return None
 
 
-def seconds_to_threshold(history: pd.DataFrame, threshold: float, column: str = "train_error") -> float | None:
+def seconds_to_threshold(
+    history: pd.DataFrame, threshold: float, column: str = "train_error"
+) -> float | None:
     """Cumulative training seconds when ``history[column]`` first reaches ``threshold``; None if never."""
     epoch = epochs_to_threshold(history[column].to_numpy(), threshold)
     return None if epoch is None else float(history["seconds"].iloc[epoch - 1])
@@ -194,7 +204,9 @@ def common_threshold(histories: Sequence[pd.DataFrame], target: float, column: s
     return target if reachable <= target else reachable
 
 
-def speedup_table(histories: dict[str, pd.DataFrame], threshold: float, column: str = "train_error") -> pd.DataFrame:
+def speedup_table(
+    histories: dict[str, pd.DataFrame], threshold: float, column: str = "train_error"
+) -> pd.DataFrame:
     """Epochs and seconds each run needed to reach ``threshold``, one row per run."""
     rows = {name: {"epochs": epochs_to_threshold(h[column].to_numpy(), threshold),
                    "seconds": seconds_to_threshold(h, threshold, column),
@@ -236,7 +248,8 @@ ACTIVATIONS = {
 
 
 def gradient_norms_through_stack(
-    activation: str, depth: int = 20, width: int = 256, batch: int = 64, weight_std: float = 1.0, seed: int = 2012
+    activation: str, depth: int = 20, width: int = 256, batch: int = 64, weight_std: float = 1.0,
+    seed: int = 2012,
 ) -> np.ndarray:
     """Backpropagate through ``depth`` dense layers of ``activation``; the gradient's size per layer.
 
@@ -246,7 +259,8 @@ def gradient_norms_through_stack(
     layer's input, the first layer first: how much signal reaches the early layers.
     """
     if activation not in ACTIVATIONS:
-        raise ValueError(f"gradient_norms_through_stack: unknown activation {activation!r}; use {sorted(ACTIVATIONS)}")
+        raise ValueError(
+            f"gradient_norms_through_stack: unknown activation {activation!r}; use {sorted(ACTIVATIONS)}")
     f, df = ACTIVATIONS[activation]
     rng = np.random.default_rng(seed)
     weights = [rng.normal(0.0, weight_std / np.sqrt(width), (width, width)) for _ in range(depth)]
@@ -255,7 +269,7 @@ def gradient_norms_through_stack(
         pre.append(h @ w)
         h = f(pre[-1])
     grad, norms = np.ones_like(h), []
-    for w, z in zip(reversed(weights), reversed(pre)):
+    for w, z in zip(reversed(weights), reversed(pre), strict=True):
         grad = (grad * df(z)) @ w.T
         norms.append(float(np.sqrt(np.mean(grad ** 2))))
     return np.asarray(norms[::-1])
