@@ -183,7 +183,7 @@ def test_the_recipe_learns_the_offline_set_well_above_chance(tmp_path):
 
     AlexNet itself needs more epochs than a unit test can afford on a CPU (the training
     chapter reports its figure); this checks that the recipe, the schedule and the data
-    pipeline together learn: at least 35 % validation top-1 (3.5x chance) after 12 epochs.
+    pipeline together learn: at least 50 % validation top-1 (5x chance; 72.5 % measured) in 12 epochs.
     """
     from helpers.data import load_arrays
 
@@ -204,4 +204,29 @@ def test_the_recipe_learns_the_offline_set_well_above_chance(tmp_path):
     result = train_model(build, train, val, run_name="offline", directory=tmp_path, epochs=12,
                          learning_rate=0.05, lr_patience=4, verbose=0)
     best = result.history["val_accuracy"].max()
-    assert len(names) == 10 and best >= 0.35, result.history[["epoch", "val_accuracy", "learning_rate"]]
+    assert len(names) == 10 and best >= 0.5, result.history[["epoch", "val_accuracy", "learning_rate"]]
+
+
+def test_every_ablation_builds_the_variant_it_names(tmp_path, monkeypatch):
+    from helpers.model import build_alexnet
+    from helpers.train import ABLATIONS, PAPER_EFFECTS, ablation_results
+
+    layers = {}
+    for name, (model_kwargs, data_kwargs) in ABLATIONS.items():
+        model = build_alexnet(10, 67, "paper", **model_kwargs)
+        layers[name] = {layer.name: layer for layer in model.layers}
+        assert set(data_kwargs) <= {"pca_color"}
+    assert "lrn1" in layers["paper"] and "bn1" in layers["batch norm instead of LRN"]
+    assert not {"lrn1", "bn1"} & set(layers["no normalisation"])
+    assert layers["non-overlapping pooling"]["pool1"].pool_size == (2, 2)
+    assert layers["paper"]["pool1"].pool_size == (3, 3)
+    assert layers["no dropout"]["drop6"].rate == 0.0 and layers["paper"]["drop6"].rate == 0.5
+    assert ABLATIONS["no PCA colour"][1] == {"pca_color": False}
+    assert {"§3.3", "§3.4", "§4.1", "§4.2"} == set(PAPER_EFFECTS["paper"])
+
+    monkeypatch.setenv("ALEXNET_ARTIFACTS", str(tmp_path))
+    assert ablation_results("ablation-full-offline") is None
+    folder = tmp_path / "ablation-full-offline"
+    folder.mkdir()
+    (folder / "results.csv").write_text("variant,final val top-1 (%)\npaper,61.5\n")
+    assert ablation_results("ablation-full-offline").loc["paper", "final val top-1 (%)"] == 61.5

@@ -47,7 +47,7 @@ _SETTINGS: dict[str, Mapping[str, ExperimentSettings]] = {
         "data": ExperimentSettings(image_size=96, subset_size=1_000, batch_size=32, epochs=1),
         "alexnet": ExperimentSettings(image_size=67, subset_size=1_000, batch_size=32, epochs=4),
         "evaluation": ExperimentSettings(image_size=67, subset_size=100, batch_size=32, epochs=4),
-        "comparison": ExperimentSettings(image_size=67, subset_size=100, batch_size=32, epochs=2),
+        "comparison": ExperimentSettings(image_size=67, subset_size=64, batch_size=32, epochs=2),
         "ablation": ExperimentSettings(image_size=67, subset_size=1_000, batch_size=32, epochs=3),
     }),
     "full": _frozen({

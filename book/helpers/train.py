@@ -274,6 +274,16 @@ class _Checkpointer(keras.callbacks.Callback):
             (self.directory / previous).unlink(missing_ok=True)
 
 
+def _with_known_length(dataset: Any) -> Any:
+    """``dataset`` with its number of batches known to Keras (counted once if tf.data cannot tell)."""
+    import tensorflow as tf
+
+    if dataset is None or int(dataset.cardinality()) != int(tf.data.UNKNOWN_CARDINALITY):
+        return dataset
+    batches = sum(1 for _ in dataset)
+    return dataset.apply(tf.data.experimental.assert_cardinality(batches))
+
+
 def restore(model: keras.Model, directory: Path, weights: str | None = None) -> keras.Model:
     """Load the committed weights (model and optimiser) of the run in ``directory`` into ``model``.
 
@@ -342,6 +352,7 @@ def train_model(
     if verbose and notes:
         print(notes[0], flush=True)
     if done < epochs and not state.get("stopped_early"):
+        train, val = _with_known_length(train), _with_known_length(val)
         keeper = _Checkpointer(directory, state, num_train, verbose)
         model.fit(train, validation_data=val, initial_epoch=done, epochs=epochs, verbose=0, shuffle=False,
                   callbacks=[keeper, *(callbacks or [])])
