@@ -33,6 +33,9 @@ def built_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("book")
     config = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())
     config["execute"]["execute_notebooks"] = "force"
+    # The copied configuration lives elsewhere: make its local paths absolute.
+    extensions = config["sphinx"].get("local_extensions", {})
+    config["sphinx"]["local_extensions"] = {name: str(REPO_ROOT / path) for name, path in extensions.items()}
     config_path = out / "_config.yml"
     config_path.write_text(yaml.safe_dump(config))
     env = {**os.environ, "ALEXNET_PROFILE": "quick", "ALEXNET_ARTIFACTS": str(out / "artifacts")}
