@@ -67,3 +67,12 @@ def test_binder_environment_files_exist():
     requirements = (REPO_ROOT / "requirements.txt").read_text()
     for package in ("tensorflow==", "keras==", "jupyter-book==1.0.4", "pydot=="):
         assert package in requirements
+
+
+def test_training_chapter_learns_well_above_chance(built_book):
+    """The quick profile's AlexNet reaches at least 2.5x chance on the validation images."""
+    html = (built_book / "book" / "08_training.html").read_text()
+    match = re.search(r"final validation top-1 accuracy: ([\d.]+)% \(chance: ([\d.]+)%\)", html)
+    assert match, "08_training.html does not print its final validation accuracy"
+    accuracy, chance = (float(value) for value in match.groups())
+    assert accuracy >= 2.5 * chance, f"validation top-1 {accuracy}% is not well above chance ({chance}%)"
