@@ -47,5 +47,6 @@ def built_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
     log = out / "build.log"
     log.write_text(result.stdout + "\n" + result.stderr)
     if result.returncode != 0:
-        pytest.fail(f"the book build failed (exit {result.returncode}); log in {log}:\n{result.stdout[-6000:]}\n{result.stderr[-4000:]}")
+        pytest.fail(f"the book build failed (exit {result.returncode}); log in {log}:\n"
+                    f"{result.stdout[-6000:]}\n{result.stderr[-4000:]}")
     return out / "_build" / "html"

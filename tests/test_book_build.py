@@ -40,7 +40,8 @@ def test_colab_links_open_the_chapter_notebook_on_github(built_book):
     owner_repo = urlparse(CONFIG["repository"]["url"]).path.strip("/")
     branch = CONFIG["repository"]["branch"]
     for chapter in CHAPTERS:
-        links = set(re.findall(r'href="(https://colab\.research\.google\.com/[^"]+)"', chapter_html(built_book, chapter)))
+        html = chapter_html(built_book, chapter)
+        links = set(re.findall(r'href="(https://colab\.research\.google\.com/[^"]+)"', html))
         assert len(links) == 1, f"{chapter.stem}: expected one Colab link, found {links}"
         url = unquote(links.pop())
         prefix = f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/"

@@ -32,7 +32,7 @@ def test_toc_lists_the_ten_chapters_in_order():
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_chapter_is_committed_without_outputs(path):
     for index, cell in enumerate(code_cells(path)):
-        assert cell.get("outputs") == [], f"{path.name}: code cell {index} carries outputs; clear them before committing"
+        assert cell.get("outputs") == [], f"{path.name}: code cell {index} carries outputs; clear them first"
         assert cell.get("execution_count") is None, f"{path.name}: code cell {index} has an execution count"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from helpers import profile as profile_module
 from helpers.profile import PROFILE_NAMES, describe, get_profile
 

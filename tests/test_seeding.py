@@ -7,7 +7,6 @@ import random
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from helpers.seeding import set_seed
 
 

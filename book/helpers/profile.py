@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 PROFILE_VARIABLE = "ALEXNET_PROFILE"
 PROFILE_NAMES = ("quick", "full")
