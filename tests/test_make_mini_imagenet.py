@@ -95,3 +95,10 @@ def test_missing_source_or_class_says_what_to_do(tmp_path, capsys):
     _touch(tmp_path / "src" / "train" / "n01440764", 1)
     assert mini.main(["--source", str(tmp_path / "src"), "--out", str(tmp_path / "o")]) == 1
     assert "lacks the class folders" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_the_book_names_the_sixteen_classes_as_the_builder_does():
+    """helpers.datasets keeps its own copy of the WordNet names (it must import without data_scripts)."""
+    from helpers.datasets import WNID_NAMES
+
+    assert {wnid: WNID_NAMES[wnid] for wnid in mini.MINI_IMAGENET_CLASSES} == mini.MINI_IMAGENET_CLASSES
