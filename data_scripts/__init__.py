@@ -2,27 +2,19 @@
 
 Each module runs as ``python -m data_scripts.<name> --help`` and is importable:
 
-- ``download_imagenette``: Imagenette (10 ImageNet classes) from fast.ai's public archive;
+- ``download_imagenette``: Imagenette (10 ImageNet classes) from fast.ai's archive or a copy;
+- ``download_flowers17``: the Oxford 17 flowers from the VGG archive or a copy, split into
+  train/val class folders;
 - ``make_mini_imagenet``: the 16-class mini-ImageNet from a local ImageNet-style folder;
-- ``make_offline_dataset``: a procedurally drawn set for machines without real images.
+- ``make_offline_dataset``: a procedurally drawn set for machines without real images;
+- ``archives`` (no command): fetch, check, safely extract and atomically install an archive,
+  shared by the two downloaders.
 
-They install into the same folder the book reads (``helpers.paths.data_root()``):
-``$ALEXNET_DATA``, else ``<repo>/data``. The rule is repeated here so that the scripts
-run from the repository's root without the book's folder on ``sys.path``.
+    python -m data_scripts.download_imagenette --variant 160 [--archive PATH --md5 HEX]
+    python -m data_scripts.download_flowers17 [--archive PATH --md5 HEX] [--seed 2012 --val-per-class 16]
+    python -m data_scripts.make_mini_imagenet --source <ImageNet-style folder>
+    python -m data_scripts.make_offline_dataset
+
+They install into the folder the book reads, ``helpers.paths.data_root()``:
+``$ALEXNET_DATA``, else ``<repo>/data``; ``--data`` (``--out``) chooses another.
 """
-
-from __future__ import annotations
-
-import os
-from pathlib import Path
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DATA_VARIABLE = "ALEXNET_DATA"
-
-
-def default_data_root() -> Path:
-    """The data folder the book reads: ``$ALEXNET_DATA``, else ``<repo>/data``."""
-    return Path(os.environ.get(DATA_VARIABLE) or REPO_ROOT / "data").expanduser()
-
-
-__all__ = ["DATA_VARIABLE", "REPO_ROOT", "default_data_root"]

@@ -28,7 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from data_scripts import default_data_root
+from helpers.paths import data_root
 
 MINI_IMAGENET_CLASSES = {  # ImageNet classes 0-15, in ImageNet's order
     "n01440764": "tench",
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2012)
     parser.add_argument("--force", action="store_true", help="rebuild even if the output is complete")
     args = parser.parse_args(argv)
-    out = args.out or default_data_root() / "mini-imagenet"
+    out = args.out or data_root() / "mini-imagenet"
     names = synset_names(args.source)
     try:
         wnids = resolve_classes(args.classes, names)

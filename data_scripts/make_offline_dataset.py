@@ -30,9 +30,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from helpers.paths import data_root
 from PIL import Image, ImageDraw
-
-from data_scripts import default_data_root
 
 CLASS_NAMES = (
     "circle",
@@ -246,7 +245,7 @@ def ensure_offline_dataset(root: Path | None = None) -> Path:
     with ``train/<class>/*.png`` and ``val/<class>/*.png``. A complete set of the
     current version is reused; anything else is redrawn.
     """
-    folder = Path(root if root is not None else default_data_root()) / "offline"
+    folder = Path(root if root is not None else data_root()) / "offline"
     expected = {"version": FORMAT_VERSION, "classes": list(CLASS_NAMES), **_DEFAULTS}
     if not _is_complete(folder, expected):
         make_offline_dataset(folder, **_DEFAULTS)
@@ -270,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=2012)
     args = parser.parse_args(argv)
-    out = args.out or default_data_root() / "offline"
+    out = args.out or data_root() / "offline"
     make_offline_dataset(
         out,
         train_per_class=args.train_per_class,

@@ -1,188 +1,144 @@
-"""The Imagenette downloader, against an HTTP server on 127.0.0.1 serving a small archive the test makes."""
+"""The Imagenette installer: local archives, checksum sets, the CLI and ensure_imagenette, on a server on 127.0.0.1.
+
+The archive machinery itself (resuming, safe extraction, atomic install) is tested in
+tests/test_archives.py; here, what the Imagenette script adds on top of it.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import io
 import random
-import tarfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from archive_fakes import Server, closed_port_url, make_tgz, md5
 
 from data_scripts import download_imagenette as dl
+from data_scripts.archives import Checksum, DownloadError
 
-
-class Server:
-    """Serves ``files`` (path -> bytes) with HTTP Range support; may cut a response after ``cut_after``."""
-
-    def __init__(self, files: dict[str, bytes]):
-        self.files, self.cut_after, self.requests = files, None, []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep the test output quiet
-                pass
-
-            def do_GET(self):
-                server.requests.append((self.path, self.headers.get("Range")))
-                body = server.files.get(self.path)
-                if body is None:
-                    self.send_error(404)
-                    return
-                start = 0
-                if self.headers.get("Range"):
-                    start = int(self.headers["Range"].split("=")[1].split("-")[0])
-                    if start >= len(body):
-                        self.send_error(416)
-                        return
-                    self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-                else:
-                    self.send_response(200)
-                self.send_header("Content-Length", str(len(body) - start))
-                self.end_headers()
-                payload = body[start:]
-                if server.cut_after is not None:  # promise everything, send part, hang up
-                    payload, server.cut_after = payload[: server.cut_after], None
-                    self.wfile.write(payload)
-                    self.close_connection = True
-                    return
-                self.wfile.write(payload)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-
-@pytest.fixture()
-def server():
-    served = Server({})
-    yield served
-    served.httpd.shutdown()
-    served.httpd.server_close()
-
-
-def make_tgz(members: list[tuple[str, bytes | None, str | None]]) -> bytes:
-    """A .tgz of (name, file bytes or None, symlink target or None) members."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, content, link in members:
-            info = tarfile.TarInfo(name)
-            if link is not None:
-                info.type, info.linkname = tarfile.SYMTYPE, link
-                tar.addfile(info)
-            else:
-                info.size = len(content)
-                tar.addfile(info, io.BytesIO(content))
-    return buffer.getvalue()
-
-
-_NOISE = random.Random(0)  # incompressible contents: the archive is about 300 kB, several download chunks
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+_NOISE = random.Random(0)
 GOOD = make_tgz(
     [
-        (f"imagenette2-160/{split}/n01440764/{i}.JPEG", _NOISE.randbytes(50_000), None)
+        (f"imagenette2-160/{split}/{wnid}/{i}.JPEG", _NOISE.randbytes(2_000), None)
         for split in ("train", "val")
-        for i in range(3)
+        for wnid in ("n01440764", "n02102040")
+        for i in range(3 if split == "train" else 2)
     ]
 )
 
 
-def md5(data: bytes) -> str:
-    return hashlib.md5(data).hexdigest()
+@pytest.fixture()
+def server():
+    with Server() as served:
+        yield served
 
 
-def test_download_install_and_idempotent_rerun(server, tmp_path, capsys):
+@pytest.fixture()
+def local_archive(tmp_path) -> Path:
+    archive = tmp_path / "mirror" / "imagenette2-160.tgz"
+    archive.parent.mkdir()
+    archive.write_bytes(GOOD)
+    return archive
+
+
+def test_published_checksums_are_the_sources_values():
+    """Copied from torchvision/datasets/imagenette.py and fastai/data/checks.txt (see the module's comment)."""
+    assert {str(c) for c in dl.CHECKSUMS["160"]} == {
+        "e793b78cc4c9e9a4ccc0c1155377a412 (torchvision)",
+        "c475f8f7617a200ba35b9facc48443c3 (99,003,388 bytes, fastai)",
+    }
+    for variant, checksums in dl.CHECKSUMS.items():
+        assert len({c.md5 for c in checksums}) == 2 and [c.source for c in checksums] == ["torchvision", "fastai"]
+        assert all(len(c.md5) == 32 and int(c.md5, 16) >= 0 for c in checksums), variant
+    assert dl.official_url("full") == "https://s3.amazonaws.com/fast-ai-imageclas/imagenette2.tgz"
+
+
+def test_local_archive_with_md5_installs_and_is_kept(local_archive, tmp_path, capsys):
+    data = tmp_path / "data"
+    code = dl.main(["--variant", "160", "--archive", str(local_archive), "--md5", md5(GOOD), "--data", str(data)])
+    assert code == 0 and "6 train / 4 val images" in capsys.readouterr().out
+    assert sorted(p.name for p in (data / "imagenette2-160" / "train").iterdir()) == ["n01440764", "n02102040"]
+    assert local_archive.read_bytes() == GOOD  # the user's file: never moved or deleted
+    assert sorted(p.name for p in data.iterdir()) == ["imagenette2-160"]
+
+
+@pytest.mark.parametrize("which", ["torchvision", "fastai"])
+def test_either_published_checksum_is_accepted(local_archive, tmp_path, monkeypatch, which):
+    """The archive matches only one of the two lists (the other is stale): it is installed either way."""
+    stale = Checksum("0" * 32, source="stale")
+    good = Checksum(md5(GOOD), len(GOOD) if which == "fastai" else None, source=which)
+    monkeypatch.setitem(dl.CHECKSUMS, "160", (good, stale) if which == "torchvision" else (stale, good))
+    assert dl.main(["--archive", str(local_archive), "--data", str(tmp_path / "data")]) == 0
+    assert local_archive.exists() and (tmp_path / "data" / "imagenette2-160" / ".complete").exists()
+
+
+def test_md5_option_accepts_only_that_checksum(local_archive, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(dl.CHECKSUMS, "160", (Checksum(md5(GOOD)),))  # the defaults would accept it
+    code = dl.main(["--archive", str(local_archive), "--md5", "f" * 32, "--data", str(tmp_path / "data")])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("error: ") and str(local_archive) in err and "left untouched" in err
+    assert local_archive.read_bytes() == GOOD and not (tmp_path / "data" / "imagenette2-160").exists()
+
+
+def test_an_archive_matching_no_published_checksum_is_refused(local_archive, tmp_path, capsys):
+    assert dl.main(["--archive", str(local_archive), "--data", str(tmp_path / "data")]) == 1
+    err = capsys.readouterr().err
+    assert "e793b78cc4c9e9a4ccc0c1155377a412" in err and "--md5" in err and local_archive.exists()
+
+
+def test_download_from_a_mirror_url_with_and_without_keep_archive(server, tmp_path, monkeypatch):
     server.files["/imagenette2-160.tgz"] = GOOD
-    target = dl.install(
-        f"{server.url}/imagenette2-160.tgz", "imagenette2-160", tmp_path, md5=md5(GOOD), progress=False
-    )
-    assert target == tmp_path / "imagenette2-160"
-    assert len(list(target.glob("train/*/*.JPEG"))) == 3 and len(list(target.glob("val/*/*.JPEG"))) == 3
-    assert (tmp_path / "downloads" / "imagenette2-160.tgz").read_bytes() == GOOD
-    assert not list(tmp_path.glob(".*extracting*")) and not list(tmp_path.glob("downloads/*.part"))
-    served = len(server.requests)
-    dl.install(
-        f"{server.url}/imagenette2-160.tgz", "imagenette2-160", tmp_path, md5=md5(GOOD), progress=False
-    )
-    assert len(server.requests) == served and "nothing to do" in capsys.readouterr().out  # no second download
-
-
-def test_interrupted_download_resumes_with_range(server, tmp_path):
-    server.files["/a.tgz"] = GOOD
-    server.cut_after = len(GOOD) // 2
-    dest = tmp_path / "a.tgz"
-    with pytest.raises(dl.DownloadError, match="run the same command again to resume"):
-        dl.download(f"{server.url}/a.tgz", dest, md5=md5(GOOD), retries=0, progress=False)
-    part = dest.with_name("a.tgz.part")
-    kept = part.stat().st_size
-    assert 0 < kept <= len(GOOD) // 2 and not dest.exists()
-    assert part.read_bytes() == GOOD[:kept]
-    dl.download(f"{server.url}/a.tgz", dest, md5=md5(GOOD), retries=0, progress=False)
-    assert dest.read_bytes() == GOOD and not part.exists()
-    assert server.requests[-1] == ("/a.tgz", f"bytes={kept}-")  # only the rest was fetched
-
-
-def test_interruption_is_retried_within_one_call(server, tmp_path):
-    server.files["/a.tgz"] = GOOD
-    server.cut_after = len(GOOD) // 2
-    dl.download(f"{server.url}/a.tgz", tmp_path / "a.tgz", md5=md5(GOOD), retries=2, progress=False)
-    assert (tmp_path / "a.tgz").read_bytes() == GOOD
-    assert [r[1] is None for r in server.requests] == [True, False]  # the second request resumed
-
-
-def test_wrong_checksum_is_refused_and_removed(server, tmp_path):
-    server.files["/a.tgz"] = GOOD
-    with pytest.raises(dl.DownloadError, match="MD5 checksum mismatch"):
-        dl.download(f"{server.url}/a.tgz", tmp_path / "a.tgz", md5="0" * 32, progress=False)
-    assert list(tmp_path.iterdir()) == []
-    with pytest.raises(dl.DownloadError, match="expected 5"):
-        dl.download(f"{server.url}/a.tgz", tmp_path / "b.tgz", size=5, progress=False)
-
-
-def test_missing_file_gives_a_clear_message(server, tmp_path, capsys):
-    code = dl.main(["--variant", "160", "--data", str(tmp_path), "--url", f"{server.url}/nothing.tgz"])
-    assert code == 1 and "run the same command again" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize(
-    "members",
-    [
-        [("/etc/evil", b"x", None)],
-        [("imagenette2-160/../../evil", b"x", None)],
-        [("imagenette2-160/link", None, "/etc/passwd")],
-        [("imagenette2-160/link", None, "../../outside")],
-    ],
-    ids=["absolute", "dotdot", "absolute-link", "relative-link-out"],
-)
-def test_malicious_members_are_refused_before_writing(tmp_path, members):
-    archive = tmp_path / "evil.tgz"
-    archive.write_bytes(make_tgz([("imagenette2-160/ok.txt", b"ok", None), *members]))
-    with pytest.raises(dl.DownloadError, match="refusing"):
-        dl.safe_extract(archive, tmp_path / "out")
-    assert list((tmp_path / "out").iterdir()) == []
-    assert not (tmp_path / "evil").exists() and not (tmp_path / "outside").exists()
-
-
-def test_links_inside_the_folder_are_allowed(tmp_path):
-    archive = tmp_path / "ok.tgz"
-    archive.write_bytes(make_tgz([("d/a.txt", b"a", None), ("d/b.txt", None, "a.txt")]))
-    assert dl.safe_extract(archive, tmp_path / "out") == ["d"]
-    assert (tmp_path / "out" / "d" / "b.txt").read_bytes() == b"a"
-
-
-def test_cli_installs_where_the_book_looks(server, tmp_path, monkeypatch):
-    server.files["/imagenette2-160.tgz"] = GOOD
-    monkeypatch.setenv("ALEXNET_DATA", str(tmp_path / "data"))
-    assert dl.main(["--variant", "160", "--url", f"{server.url}/imagenette2-160.tgz", "--no-checksum"]) == 0
+    monkeypatch.setenv("ALEXNET_DATA", str(tmp_path / "data"))  # where the book looks
+    url = f"{server.url}/imagenette2-160.tgz"
+    assert dl.main(["--url", url, "--md5", md5(GOOD)]) == 0
     from helpers.paths import data_root
 
     assert (data_root() / "imagenette2-160" / "train" / "n01440764").is_dir()
-    assert not (
-        data_root() / "downloads" / "imagenette2-160.tgz"
-    ).exists()  # archive removed after extraction
-    with pytest.raises(SystemExit):
+    assert sorted(p.name for p in data_root().iterdir()) == ["imagenette2-160"]  # archive removed
+    assert dl.main(["--url", url, "--md5", md5(GOOD), "--data", str(tmp_path / "kept"), "--keep-archive"]) == 0
+    assert (tmp_path / "kept" / "downloads" / "imagenette2-160.tgz").read_bytes() == GOOD
+
+
+def test_cli_errors_exit_1_or_2_with_a_message(server, tmp_path, capsys):
+    assert dl.main(["--url", f"{server.url}/nothing.tgz", "--data", str(tmp_path)]) == 1
+    assert "error: " in capsys.readouterr().err
+    for bad in (["--md5", "xyz"], ["--variant", "999"], ["--archive", "a.tgz", "--url", "http://x"]):
+        with pytest.raises(SystemExit) as exit_:
+            dl.main(bad)
+        assert exit_.value.code == 2
+    with pytest.raises(SystemExit) as exit_:
         dl.main(["--help"])
-    assert Path(dl.__file__).parent.name == "data_scripts"
+    assert exit_.value.code == 0 and "--archive" in capsys.readouterr().out
+
+
+def test_ensure_imagenette_downloads_once(server, tmp_path, monkeypatch, capsys):
+    server.files["/imagenette2-160.tgz"] = GOOD
+    monkeypatch.setattr(dl, "BASE_URL", server.url)
+    monkeypatch.setitem(dl.CHECKSUMS, "160", (Checksum("0" * 32), Checksum(md5(GOOD))))
+    folder = dl.ensure_imagenette(tmp_path, progress=False)
+    assert folder == tmp_path / "imagenette2-160" and len(list(folder.glob("*/*/*.JPEG"))) == 10
+    monkeypatch.setattr(dl, "BASE_URL", closed_port_url())  # a second call needs no network...
+    capsys.readouterr()
+    assert dl.ensure_imagenette(tmp_path, "160") == folder and len(server.requests) == 1
+    assert capsys.readouterr() == ("", "")  # ...and prints nothing on the book's page
+
+
+def test_ensure_imagenette_raises_download_error_without_network(tmp_path, monkeypatch):
+    monkeypatch.setattr(dl, "BASE_URL", closed_port_url())
+    with pytest.raises(DownloadError, match="could not download"):
+        dl.ensure_imagenette(tmp_path, progress=False)
+    with pytest.raises(ValueError, match="variants"):
+        dl.ensure_imagenette(tmp_path, "640")
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "imagenette2-160.tgz").exists(), reason="no shared data beside the repository")
+def test_the_shared_mirror_installs_with_its_own_md5(tmp_path, capsys):
+    """CI's command. The shared archive was re-packed: the official checksums refuse it, its .md5 is required."""
+    archive = SHARED_DATA / "imagenette2-160.tgz"
+    assert dl.main(["--archive", str(archive), "--data", str(tmp_path)]) == 1
+    assert "matches none of the accepted checksums" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [] and archive.exists()
+    md5_line = (SHARED_DATA / "imagenette2-160.tgz.md5").read_text().split()[0]
+    assert dl.main(["--variant", "160", "--archive", str(archive), "--md5", md5_line, "--data", str(tmp_path)]) == 0
+    assert "9,469 train / 3,925 val images" in capsys.readouterr().out
+    assert len(list((tmp_path / "imagenette2-160" / "val").iterdir())) == 10

@@ -12,7 +12,8 @@ from conftest import REPO_ROOT, chapter_notebooks
 CHAPTERS = chapter_notebooks()
 EXPECTED_CHAPTERS = [
     "01_history", "02_relu_vs_tanh", "03_convolution_shapes", "04_local_response_normalization",
-    "05_dropout", "06_data_augmentation", "07_model", "08_training", "09_evaluation", "10_discussion",
+    "05_dropout", "06_data_augmentation", "07_model", "08_training", "09_evaluation", "10_small_data",
+    "11_discussion", "12_claims_ledger",
 ]
 
 
@@ -43,7 +44,7 @@ def test_chapter_opens_with_title_bootstrap_and_run_context(path):
     assert source(notebook["cells"][0]).startswith("# "), f"{path.name}: first cell must be the title"
     first, second = code_cells(path)[:2]
     assert "remove-cell" in first["metadata"].get("tags", []), f"{path.name}: bootstrap cell must be hidden"
-    assert "describe(" in source(second), f"{path.name}: the first visible code cell must print describe()"
+    assert "show_context(" in source(second), f"{path.name}: the first visible code cell must call show_context()"
 
 
 def test_bootstrap_cell_is_the_same_in_every_chapter():

@@ -1,9 +1,11 @@
-"""Evaluating a trained classifier the paper's way (§4, §6.1).
+"""Evaluating a trained classifier the paper's way (§2, §4.1, §6.1).
 
-Pure functions over NumPy arrays and ``tf.data`` datasets: predictions, top-k
-accuracy, the paper's ten-view averaging, confusion matrix and per-class accuracy,
-and nearest neighbours in the feature space of the last hidden layer (Figure 4).
-Models output logits ``(B, classes)``.
+Predictions over ``helpers.data.ImageBatches``, top-k accuracy, the paper's ten-view
+averaging, a confusion matrix and per-class accuracy, and nearest neighbours in the
+feature space of the last hidden layer (Figure 4). Models output logits ``(B, classes)``;
+the functions run on every Keras backend.
+
+Taught in ``book/09_evaluation.ipynb``; checked by ``tests/test_evaluate.py``.
 """
 
 from __future__ import annotations
@@ -13,73 +15,59 @@ from typing import Any
 import keras
 import numpy as np
 import pandas as pd
-import tensorflow as tf
+
+from helpers.layers import softmax
+from helpers.model import network
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of ``logits: (N, C)`` in float64, numerically stable."""
-    z = np.asarray(logits, dtype=np.float64)
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+def batch_labels(batches: Any) -> np.ndarray:
+    """The labels ``(N,)`` of every batch of ``batches``, in order."""
+    return np.concatenate([np.asarray(batches[i][1]) for i in range(len(batches))]).astype(np.int64)
 
 
-def _labels(dataset: Any) -> tuple[np.ndarray, Any]:
-    """The labels ``(N,)`` of ``dataset``, and ``dataset`` with its number of batches made known."""
-    labels = [np.asarray(y) for _, y in dataset]
-    if not labels:
-        raise ValueError("evaluate: the dataset is empty; check the data split and subset_size")
-    known = dataset.apply(tf.data.experimental.assert_cardinality(len(labels)))  # no "ran out of data"
-    return np.concatenate(labels).astype(np.int64), known
+def predict(model: keras.Model, batches: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Logits ``(N, C)`` (float32) and labels ``(N,)`` over ``batches`` (inference: no dropout)."""
+    return np.asarray(model.predict(batches, verbose=0), np.float32), batch_labels(batches)
 
 
-def predict(model: keras.Model, dataset: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Logits and labels over a batched ``tf.data`` dataset of ``(images (B, S, S, 3), labels (B,))``.
+def features(model: keras.Model, batches: Any, layer: str = "fc7") -> tuple[np.ndarray, np.ndarray]:
+    """Activations of ``layer`` (default the 4096-d fc7, §6.1) over ``batches``: ``(N, D)``, labels."""
+    extractor = keras.Model(model.input, model.get_layer(layer).output, name=f"{model.name}_{layer}")
+    return predict(extractor, batches)
 
-    Returns ``logits: (N, C)`` float32 and ``labels: (N,)`` int64. Uses ``model.predict``
-    (one compiled function for every batch; dropout off).
+
+def predict_ten_view(model: keras.Model, batches: Any) -> tuple[np.ndarray, np.ndarray]:
+    """§4.1: softmax outputs averaged over the ten views of every image; ``(N, C)``, labels.
+
+    "The network makes a prediction by extracting five 224x224 patches (the four corner
+    patches and the center patch) as well as their horizontal reflections (hence ten
+    patches in all), and averaging the predictions made by the network's softmax layer on
+    the ten patches." ``model`` starts with a ``PaperAugmentation`` input stage (layer
+    ``"augment"``), whose ``views`` cuts the patches; the rest of the network scores them.
     """
-    labels, dataset = _labels(dataset)
-    outputs = model.predict(dataset.map(lambda x, y: x), verbose=0)
-    return np.asarray(outputs, dtype=np.float32), labels
-
-
-def predict_ten_view(model: keras.Model, dataset: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Class probabilities averaged over ten views, and labels.
-
-    §4.1: "the network makes a prediction by extracting five 224x224 patches (the
-    four corner patches and the center patch) as well as their horizontal
-    reflections (hence ten patches in all), and averaging the predictions made by
-    the network's softmax layer on the ten patches." ``dataset`` yields
-    ``(views (B, V, S, S, 3), labels (B,))``. Returns ``probabilities: (N, C)``
-    and ``labels: (N,)``.
-    """
-    shape = dataset.element_spec[0].shape
-    if shape.rank != 5:
-        raise ValueError(f"predict_ten_view: expected views (B, V, S, S, 3), got shape {shape}; "
-                         "use the data helpers' val_ten_view split")
-    views = int(shape[1])
-    labels, dataset = _labels(dataset)
-    flat = dataset.map(lambda v, y: tf.reshape(v, (-1, *shape[2:])))  # (B * V, S, S, 3)
-    logits = np.asarray(model.predict(flat, verbose=0))
-    return softmax(logits).reshape(len(labels), views, -1).mean(axis=1), labels
+    stage, net = model.get_layer("augment"), network(model)
+    probabilities = []
+    for i in range(len(batches)):
+        images = batches[i][0]
+        logits = np.asarray(net.predict_on_batch(stage.views(images)), np.float64)
+        probabilities.append(softmax(logits).reshape(len(images), 10, -1).mean(axis=1))
+    return np.concatenate(probabilities), batch_labels(batches)
 
 
 def top_k_accuracy(scores: np.ndarray, labels: np.ndarray, k: int = 1) -> float:
-    """Fraction of rows whose label is among the ``k`` highest scores.
+    """Fraction of rows whose label is among the ``k`` highest scores (ties: lower class first).
 
-    ``scores: (N, C)`` (logits or probabilities), ``labels: (N,)``. Ties are broken
-    by class index, as ``np.argsort`` does. §4.1: "top-5 error rate is the fraction
-    of test images for which the correct label is not among the five labels
-    considered most probable by the model."
+    ``scores: (N, C)`` (logits or probabilities), ``labels: (N,)``. §2: the top-5 error rate
+    "is the fraction of test images for which the correct label is not among the five
+    labels considered most probable by the model".
     """
     scores, labels = np.asarray(scores), np.asarray(labels)
     if scores.ndim != 2 or labels.shape != (scores.shape[0],):
         raise ValueError(f"top_k_accuracy: need scores (N, C) and labels (N,), "
                          f"got {scores.shape} and {labels.shape}")
     if not 1 <= k <= scores.shape[1]:
-        raise ValueError(f"top_k_accuracy: k must be in 1..{scores.shape[1]} (the number of classes), "
-                         f"got {k}")
+        raise ValueError(f"top_k_accuracy: k must be in 1..{scores.shape[1]} (the number of "
+                         f"classes), got {k}")
     top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     return float((top == labels[:, None]).any(axis=1).mean())
 
@@ -89,8 +77,8 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, class_names: l
     c = len(class_names)
     counts = np.zeros((c, c), dtype=np.int64)
     np.add.at(counts, (np.asarray(labels), np.asarray(predictions)), 1)
-    index = pd.Index(class_names, name="true")
-    return pd.DataFrame(counts, index=index, columns=pd.Index(class_names, name="predicted"))
+    return pd.DataFrame(counts, index=pd.Index(class_names, name="true"),
+                        columns=pd.Index(class_names, name="predicted"))
 
 
 def per_class_accuracy(confusion: pd.DataFrame) -> pd.Series:
@@ -99,21 +87,15 @@ def per_class_accuracy(confusion: pd.DataFrame) -> pd.Series:
     return (pd.Series(np.diag(confusion.to_numpy()), index=confusion.index) / totals).sort_values()
 
 
-def features(model: keras.Model, dataset: Any, layer: str = "fc7") -> tuple[np.ndarray, np.ndarray]:
-    """Activations of ``layer`` (default the 4096-d fc7) over ``dataset``: ``(N, D)`` and labels ``(N,)``."""
-    extractor = keras.Model(model.inputs, model.get_layer(layer).output)
-    return predict(extractor, dataset)
-
-
 def nearest_neighbours(queries: np.ndarray, bank: np.ndarray, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """Indices and Euclidean distances of the ``k`` rows of ``bank`` closest to each query.
 
-    §6.1, Figure 4: images whose last-hidden-layer feature vectors have a small
-    Euclidean separation are considered similar. ``queries: (Q, D)``,
-    ``bank: (N, D)``; returns ``indices: (Q, k)`` and ``distances: (Q, k)``, nearest first.
+    §6.1, Figure 4: "If two images produce feature activation vectors with a small
+    Euclidean separation, we can say that the higher levels of the neural network consider
+    them to be similar." ``queries: (Q, D)``, ``bank: (N, D)``; returns ``(Q, k)`` each.
     """
     q, b = np.asarray(queries, np.float64), np.asarray(bank, np.float64)
-    if q.shape[1:] != b.shape[1:] or q.ndim != 2:
+    if q.ndim != 2 or q.shape[1:] != b.shape[1:]:
         raise ValueError(f"nearest_neighbours: need queries (Q, D) and bank (N, D), "
                          f"got {q.shape} and {b.shape}")
     if not 1 <= k <= len(b):
@@ -125,7 +107,7 @@ def nearest_neighbours(queries: np.ndarray, bank: np.ndarray, k: int = 5) -> tup
 
 
 def summary_table(rows: dict[str, tuple[np.ndarray, np.ndarray]], k: int = 5) -> pd.DataFrame:
-    """Top-1 and top-k accuracy (in %) for each named ``(scores, labels)`` pair, one row each."""
+    """Top-1 and top-k accuracy (%) for each named ``(scores, labels)`` pair, one row each."""
     table = {name: {"top-1 (%)": 100 * top_k_accuracy(s, y, 1),
                     f"top-{k} (%)": 100 * top_k_accuracy(s, y, min(k, np.asarray(s).shape[1]))}
              for name, (s, y) in rows.items()}

@@ -1,179 +1,146 @@
-"""Small-CNN experiments for the training-tricks chapters (ReLU vs tanh, dropout).
+"""Small-CNN experiments for the building-block chapters (ReLU vs tanh, dropout).
 
-The paper's Figure 1 trains "a four-layer convolutional neural network" on CIFAR-10
-with ReLU and with tanh and counts the epochs each needs to reach 25 % training error
-(§3.1). This module holds that network, a training loop that records the error per
-epoch and the time it took, and the epochs-to-threshold measurement the chapters
-report. The dropout chapter reuses the loop with dropout in the fully connected
-layers (§4.2).
+The paper's Figure 1 trains "a four-layer convolutional neural network" on CIFAR-10 with
+ReLU and with tanh units and counts the epochs each needs to reach 25 % training error
+(§3.1). This module holds that network, a training loop that records the error per epoch
+and the time it took, the learning-rate search and the epochs-to-threshold measurement.
+The dropout chapter reuses the loop with dropout in two fully connected layers (§4.2).
+Everything is ``keras`` and NumPy: it runs on every backend.
+
+Taught in ``book/02_relu_vs_tanh.ipynb`` and ``book/05_dropout.ipynb``; checked by
+``tests/test_experiments.py``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
 
 CIFAR10_CACHE = Path("~/.keras/datasets/cifar-10-batches-py").expanduser()
-"""Where Keras keeps CIFAR-10 once downloaded; the book loads it only from there."""
+"""Where Keras keeps CIFAR-10 once downloaded; the book reads it only from there."""
 
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_error", "val_error", "seconds"]
 
 
-def load_experiment_arrays(
-    image_size: int, subset_size: int | None, seed: int = 2012, prefer_cifar10: bool = True
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
-    """Images for the small experiments: CIFAR-10 if Keras has it cached, else the book's data.
+@dataclass(frozen=True)
+class ExperimentData:
+    """Images for a small experiment: float32 in [0, 1], ``(N, S, S, 3)``, int32 labels ``(N,)``."""
 
-    Returns ``(x_train, y_train, x_val, y_val, description)``: images float32 in [0, 1],
-    ``x: (N, S, S, 3)``, labels int32 ``(N,)``. CIFAR-10 is only read from Keras' cache
-    (no download is attempted); its 32-pixel images are resized when ``image_size != 32``.
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    description: str
+    is_real: bool = True
+
+
+def load_experiment_data(image_size: int, subset_size: int | None, seed: int = 2012,
+                         prefer_cifar10: bool = True) -> ExperimentData:
+    """CIFAR-10 if Keras has it cached (Figure 1's data), else the book's photographs at ``image_size``.
+
+    CIFAR-10 is only read from Keras' cache (no download is attempted); otherwise the best
+    data set of ``helpers.data.load_dataset`` is used (Imagenette when installed), centre crops.
     """
     if prefer_cifar10 and CIFAR10_CACHE.is_dir():
-        import keras
-        import tensorflow as tf
-
         (x_train, y_train), (x_val, y_val) = keras.datasets.cifar10.load_data()
-        rng = np.random.default_rng(seed)
         if subset_size is not None:
-            keep = rng.permutation(len(x_train))[:subset_size]
+            keep = np.random.default_rng(seed).permutation(len(x_train))[:subset_size]
             x_train, y_train = x_train[keep], y_train[keep]
-        x_train, x_val = (x.astype("float32") / 255.0 for x in (x_train, x_val))
-        if image_size != 32:
-            x_train, x_val = (tf.image.resize(x, (image_size, image_size)).numpy() for x in (x_train, x_val))
-        description = (f"CIFAR-10 (Keras cache), {len(x_train):,} train / {len(x_val):,} test images, "
-                       f"{image_size} px")
-        return x_train, y_train.ravel().astype("int32"), x_val, y_val.ravel().astype("int32"), description
-    from helpers.data import load_arrays
+        x_train, x_val = (keras.ops.convert_to_numpy(keras.ops.image.resize(
+            x.astype("float32") / 255.0, (image_size, image_size))) if image_size != 32
+            else x.astype("float32") / 255.0 for x in (x_train, x_val))
+        return ExperimentData(x_train, y_train.ravel().astype("int32"), x_val,
+                              y_val.ravel().astype("int32"),
+                              f"CIFAR-10 (Keras cache), {len(x_train):,} train / {len(x_val):,} "
+                              f"test images, {image_size} px")
+    from helpers.data import load_dataset
 
-    x_train, y_train, x_val, y_val, _, source = load_arrays(
-        image_size=image_size, subset_size=subset_size, seed=seed)
-    return (np.asarray(x_train, "float32"), np.asarray(y_train, "int32"),
-            np.asarray(x_val, "float32"), np.asarray(y_val, "int32"), source.description)
+    splits = load_dataset(image_size=image_size, subset_size=subset_size, seed=seed)
+    return ExperimentData(splits.centre_crops("train"), splits.train.labels,
+                          splits.centre_crops("val"), splits.val.labels,
+                          f"{splits.source.description}, centre crops of {image_size} px",
+                          splits.source.is_real)
 
 
-def small_cnn(
-    input_shape: tuple[int, int, int],
-    num_classes: int,
-    activation: str = "relu",
-    *,
-    widths: tuple[int, int, int] = (16, 32, 32),
-    dense_units: int = 0,
-    dropout_rate: float = 0.0,
-    seed: int = 2012,
-):
-    """The four-layer CNN of Figure 1: three 5x5/5x5/3x3 convolutions and a classifier.
+def small_cnn(input_shape: tuple[int, int, int], num_classes: int, activation: str = "relu", *,
+              widths: tuple[int, int, int] = (32, 32, 64), dense_units: int = 0,
+              dropout_rate: float = 0.0, seed: int = 2012) -> keras.Model:
+    """A four-layer CNN like Figure 1's: three 5x5 convolutions, each max-pooled 3/2, and a classifier.
 
-    ``input_shape``: (S, S, C). Every kernel is drawn from a Glorot-uniform initialiser
-    seeded by ``seed``, so two networks built with the same seed start from identical
-    weights whatever their ``activation``. With ``dense_units > 0`` two fully connected
-    hidden layers of that width are added before the classifier, each followed by
-    ``Dropout(dropout_rate)`` as in the paper's fc6/fc7 (§4.2). Returns logits.
+    ``input_shape``: (S, S, C). Kernels are Glorot-uniform with seeds fixed per layer, so two
+    networks built with the same seed start from identical weights whatever their
+    ``activation``. With ``dense_units > 0`` two fully connected hidden layers of that width
+    come before the classifier, each followed by ``Dropout(dropout_rate)`` as fc6/fc7 (§4.2).
+    Returns logits.
     """
-    import keras
-
-    if activation not in ("relu", "tanh", "sigmoid"):
-        raise ValueError(f"small_cnn: activation {activation!r} is unknown; use 'relu', 'tanh' or 'sigmoid'")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"small_cnn: activation {activation!r} is unknown; use one of {sorted(ACTIVATIONS)}")
     if not 0.0 <= dropout_rate < 1.0:
         raise ValueError(f"small_cnn: dropout_rate must be in [0, 1), got {dropout_rate}")
 
-    def init(index: int):
+    def init(index: int) -> keras.initializers.Initializer:
         return keras.initializers.GlorotUniform(seed=seed + index)
 
-    layers = [keras.Input(input_shape)]
-    for index, (width, kernel) in enumerate(zip(widths, (5, 5, 3), strict=True)):
-        layers.append(keras.layers.Conv2D(width, kernel, padding="same", activation=activation,
-                                          kernel_initializer=init(index), name=f"conv{index + 1}"))
-        if index < 2:
-            layers.append(keras.layers.MaxPooling2D(3, 2, padding="same", name=f"pool{index + 1}"))
-    layers.append(keras.layers.GlobalAveragePooling2D(name="pool3") if dense_units == 0 else
-                  keras.layers.Flatten(name="flatten"))
+    layers: list = [keras.Input(input_shape)]
+    for index, width in enumerate(widths):
+        layers += [keras.layers.Conv2D(width, 5, padding="same", activation=activation,
+                                       kernel_initializer=init(index), name=f"conv{index + 1}"),
+                   keras.layers.MaxPooling2D(3, 2, padding="same", name=f"pool{index + 1}")]
+    layers.append(keras.layers.Flatten(name="flatten"))
     for index in range(2 if dense_units else 0):
         layers.append(keras.layers.Dense(dense_units, activation=activation,
-                                         kernel_initializer=init(10 + index),
-                                         name=f"fc{index + 1}"))
+                                         kernel_initializer=init(10 + index), name=f"fc{index + 1}"))
         if dropout_rate > 0:
             layers.append(keras.layers.Dropout(dropout_rate, seed=seed + 20 + index, name=f"drop{index + 1}"))
     layers.append(keras.layers.Dense(num_classes, kernel_initializer=init(30), name="logits"))
     return keras.Sequential(layers, name=f"small_cnn_{activation}")
 
 
-def train_with_history(
-    model,
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    *,
-    epochs: int,
-    batch_size: int,
-    learning_rate: float,
-    momentum: float = 0.9,
-    x_val: np.ndarray | None = None,
-    y_val: np.ndarray | None = None,
-    seed: int = 2012,
-    eval_size: int | None = None,
-) -> pd.DataFrame:
-    """Train ``model`` with SGD + momentum (§5: momentum 0.9) and record every epoch.
+def evaluate_error(model: keras.Model, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Mean cross-entropy and error rate of a compiled ``model`` in inference mode (no dropout)."""
+    loss, accuracy = model.evaluate(x, y, batch_size=500, verbose=0)
+    return float(loss), 1.0 - float(accuracy)
 
-    ``x_train: (N, S, S, C)``, ``y_train: (N,)`` integer labels. After each epoch the
-    training error is measured on the whole training set in inference mode (no
-    dropout), so runs with and without dropout are compared on the same footing;
-    ``eval_size`` limits that measurement to a fixed random sample of the training images
-    (``None``: all of them), which saves time on large training sets.
-    Returns a DataFrame with columns ``epoch`` (1-based), ``train_loss``,
-    ``train_error``, ``val_error`` (NaN without validation data) and ``seconds``
-    (cumulative training time, evaluation excluded).
+
+def train_with_history(model: keras.Model, x_train: np.ndarray, y_train: np.ndarray, *, epochs: int,
+                       batch_size: int, learning_rate: float, momentum: float = 0.9,
+                       x_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
+                       seed: int = 2012, eval_size: int | None = None) -> pd.DataFrame:
+    """Train ``model`` with SGD + momentum (§5: 0.9), no regularisation, recording every epoch.
+
+    ``x_train: (N, S, S, C)``, ``y_train: (N,)``. Every model sees the images in the same order
+    (our own seeded shuffle). After each epoch the training error is measured in inference
+    mode on the training set (or a fixed random sample of ``eval_size`` images). Returns the
+    columns ``epoch`` (from 1), ``train_loss``, ``train_error``, ``val_error`` (NaN without
+    validation data) and ``seconds`` (cumulative training time, measurements excluded).
     """
-    import keras
-    import tensorflow as tf
-
     if epochs < 1 or batch_size < 1:
-        raise ValueError(
-            f"train_with_history: epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
+        raise ValueError(f"train_with_history: epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
     if len(x_train) != len(y_train):
-        raise ValueError(
-            f"train_with_history: {len(x_train)} images but {len(y_train)} labels; pass matching arrays")
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    optimizer = keras.optimizers.SGD(learning_rate, momentum=momentum)
-
-    @tf.function(reduce_retracing=True)
-    def step(x, y):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
-        gradients = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
-
+        raise ValueError(f"train_with_history: {len(x_train)} images but {len(y_train)} labels; "
+                         "pass matching arrays")
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate, momentum=momentum),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.permutation(len(x_train))[:eval_size]) if eval_size else np.arange(len(x_train))
     rows, elapsed = [], 0.0
     for epoch in range(1, epochs + 1):
-        order = rng.permutation(len(x_train))  # our own shuffle: the same order for every model
+        order = rng.permutation(len(x_train))  # the same order for every model
         start = time.perf_counter()
-        for first in range(0, len(order), batch_size):
-            batch = order[first:first + batch_size]
-            step(tf.constant(x_train[batch]), tf.constant(y_train[batch]))
+        model.fit(x_train[order], y_train[order], batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
         elapsed += time.perf_counter() - start
         loss, train_error = evaluate_error(model, x_train[sample], y_train[sample])
-        val_error = float("nan") if x_val is None or y_val is None else evaluate_error(model, x_val, y_val)[1]
+        val_error = np.nan if x_val is None or y_val is None else evaluate_error(model, x_val, y_val)[1]
         rows.append((epoch, loss, train_error, val_error, elapsed))
         if not np.isfinite(loss):
             break  # diverged: the learning rate is too large; the history says so
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
-
-
-def evaluate_error(model, x: np.ndarray, y: np.ndarray, batch_size: int = 500) -> tuple[float, float]:
-    """Mean cross-entropy and error rate of ``model`` (logits), inference mode.
-
-    ``x: (N, ...)``, ``y: (N,)`` integer labels. Returns ``(loss, error)``.
-    """
-    logits = np.concatenate([np.asarray(model(x[i:i + batch_size], training=False))
-                             for i in range(0, len(x), batch_size)])
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    loss = float(-log_probs[np.arange(len(y)), y].mean())
-    return loss, float(np.mean(logits.argmax(axis=1) != y))
 
 
 def epochs_to_threshold(errors: Sequence[float], threshold: float) -> int | None:
@@ -216,8 +183,8 @@ def speedup_table(
 
 
 def learning_rate_sweep(
-    build, x: np.ndarray, y: np.ndarray, learning_rates: Sequence[float], *, epochs: int, batch_size: int,
-    seed: int = 2012,
+    build: Callable[[], keras.Model], x: np.ndarray, y: np.ndarray, learning_rates: Sequence[float], *,
+    epochs: int, batch_size: int, seed: int = 2012,
 ) -> pd.DataFrame:
     """Train a fresh ``build()`` model per learning rate; the final training loss and error of each.
 

@@ -1,10 +1,15 @@
-"""AlexNet's layers written from scratch in NumPy: the reference the book checks TensorFlow against.
+"""AlexNet's layers written from scratch in NumPy: the reference the book checks Keras against.
 
 Every function takes batched NHWC arrays (``x: (N, H, W, C)``) of float32 or float64,
 uses the TensorFlow/Keras kernel layout (``w: (kh, kw, C / groups, F)``) and is
 vectorized: no Python loop runs over pixels or channels. ``conv2d_loop`` is the one
 exception, kept on purpose: it reads like the paper's description (one dot product
-per output pixel and kernel) and shows how much the vectorized version buys.
+per output pixel and kernel) and shows how much the vectorized version buys; so is
+``lrn_loop``, the paper's LRN formula one channel at a time.
+
+Taught in ``book/03_convolution_shapes.ipynb`` (convolution, pooling, dense, softmax),
+``book/04_local_response_normalization.ipynb`` (LRN) and ``book/05_dropout.ipynb``
+(dropout); checked by ``tests/test_layers.py`` against TensorFlow and Keras.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from typing import Literal
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+from helpers.shapes import conv_output_size
 
 Padding = Literal["valid", "same"] | int | tuple[int, int]
 
@@ -34,7 +41,7 @@ def _pad_amounts(size: int, kernel: int, stride: int, padding: Padding, axis: in
         if padding == "valid":
             return 0, 0
         if padding == "same":  # TF: output ceil(size / stride), the odd pixel goes after
-            total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
+            total = max((conv_output_size(size, kernel, stride, "same") - 1) * stride + kernel - size, 0)
             return total // 2, total - total // 2
         raise ValueError(f"padding must be 'valid', 'same', an int or a pair of ints, got {padding!r}")
     amount = padding if isinstance(padding, (int, np.integer)) else padding[axis]
@@ -223,3 +230,25 @@ def local_response_normalization(x: np.ndarray, k: float = 2.0, n: int = 5, alph
     squares = np.pad(x * x, ((0, 0), (0, 0), (0, 0), (radius, radius)))
     window_sum = sliding_window_view(squares, n, axis=-1).sum(axis=-1)  # (N, H, W, C)
     return x / (k + alpha * window_sum) ** beta
+
+
+def lrn_loop(a: np.ndarray, k: float = 2.0, n: int = 5, alpha: float = 1e-4,
+             beta: float = 0.75) -> np.ndarray:
+    """§3.3's formula read literally, one channel at a time: ``a: (N, H, W, C)`` -> same shape.
+
+    The sum runs over channels ``max(0, i - n // 2) ... min(C - 1, i + n // 2)``.
+    """
+    channels, b = a.shape[-1], np.empty_like(a)
+    for i in range(channels):
+        lo, hi = max(0, i - n // 2), min(channels - 1, i + n // 2)
+        b[..., i] = a[..., i] / (k + alpha * (a[..., lo:hi + 1] ** 2).sum(axis=-1)) ** beta
+    return b
+
+
+def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
+    """Largest absolute difference divided by the reference's largest magnitude (0 for equal arrays)."""
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    if actual.shape != expected.shape:
+        raise ValueError(f"relative_error: shapes differ, {actual.shape} vs {expected.shape}")
+    scale = np.max(np.abs(expected))
+    return float(np.max(np.abs(actual - expected)) / scale) if scale else float(np.max(np.abs(actual)))

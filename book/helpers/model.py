@@ -1,258 +1,199 @@
-"""AlexNet (§3, Figure 2) as one Keras builder with options instead of copies.
+"""AlexNet (§3, Figure 2), built from the architecture table of ``helpers.shapes``.
 
-``build_alexnet()`` with its defaults is the network of the paper: a 227x227x3
-input, five convolutions and three fully connected layers, ReLU everywhere,
-local response normalization after the first two convolutions, overlapping max
-pooling, the two-GPU split written as grouped convolutions, dropout in the two
-hidden fully connected layers and the paper's initialisation. It has
-60,965,224 parameters for 1000 classes (62,378,344 as one tower).
+``build_alexnet()`` with its defaults is the network of the paper: a 227x227x3 input,
+five convolutions and three fully connected layers, ReLU after every layer but the last,
+local response normalization after the first two convolutions, overlapping max pooling,
+the two-GPU split as two towers in conv2, conv4 and conv5, dropout in fc6 and fc7 and the
+paper's initialisation. It has 60,965,224 parameters for 1000 classes (62,378,344 as one
+tower). The model takes mean-subtracted images ``(B, S, S, 3)`` (or ``uint8`` images of
+``resize_size(S)`` pixels when an input stage such as ``PaperAugmentation`` is given) and
+returns the logits of ``fc8`` in float32; the softmax belongs to the loss.
 
-The model takes mean-subtracted float32 images ``(B, S, S, 3)`` and returns the
-logits of the layer named ``fc8`` (float32 even under mixed precision); the
-softmax belongs to the loss (``from_logits=True``).
+Everything is ``keras`` and ``keras.ops``: the model builds and trains on TensorFlow, JAX
+and PyTorch. Taught in ``book/07_model.ipynb``; checked by ``tests/test_model.py``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal
 
 import keras
+import numpy as np
+import pandas as pd
+from keras import ops
 
+from helpers import layers as L
 from helpers.lrn import LocalResponseNormalization
-
-if TYPE_CHECKING:
-    import numpy as np
-    import pandas as pd
+from helpers.shapes import POOLING, LayerSpec, alexnet_layers, minimum_input_size
 
 Variant = Literal["paper", "single_tower", "modern"]
-Normalization = Literal["lrn", "batchnorm", "none"]
-Pooling = Literal["overlapping", "non_overlapping"]
-
 VARIANTS: tuple[str, ...] = ("paper", "single_tower", "modern")
 NORMALIZATIONS: tuple[str, ...] = ("lrn", "batchnorm", "none")
-POOLINGS: tuple[str, ...] = ("overlapping", "non_overlapping")
 
-# §3.4: pooling windows of z=3 pixels every s=2 pixels overlap; s=z=2 is the
-# traditional, non-overlapping pooling the paper compares against.
-POOL_SIZE_STRIDE: dict[str, tuple[int, int]] = {"overlapping": (3, 2), "non_overlapping": (2, 2)}
-
-# §3.5 and Figure 2: (name, kernels, kernel size, stride, padding, groups in the
-# paper's two-tower network). conv2, conv4 and conv5 only see the kernel maps
-# on their own GPU; conv3 sees both.
-CONV_LAYERS: tuple[tuple[str, int, int, int, str, int], ...] = (
-    ("conv1", 96, 11, 4, "valid", 1),
-    ("conv2", 256, 5, 1, "same", 2),
-    ("conv3", 384, 3, 1, "same", 1),
-    ("conv4", 384, 3, 1, "same", 2),
-    ("conv5", 256, 3, 1, "same", 2),
-)
-HIDDEN_UNITS = 4096  # §3.5: "The fully-connected layers have 4096 neurons each."
-
-# §5: "neuron biases in the second, fourth, and fifth convolutional layers, as well
-# as in the fully-connected hidden layers, with the constant 1 ... This
-# initialization accelerates the early stages of learning by providing the ReLUs
-# with positive inputs." All weights: zero-mean Gaussian, standard deviation 0.01.
+# §5: "We initialized the weights in each layer from a zero-mean Gaussian distribution with
+# standard deviation 0.01. We initialized the neuron biases in the second, fourth, and fifth
+# convolutional layers, as well as in the fully-connected hidden layers, with the constant 1."
 PAPER_WEIGHT_STD = 0.01
 PAPER_BIAS_ONE = frozenset({"conv2", "conv4", "conv5", "fc6", "fc7"})
 
 
-def _output_size(size: int, kernel: int, stride: int, padding: str) -> int:
-    """Side of a convolution or pooling output (floor division, as Keras does)."""
-    if padding == "same":
-        return -(-size // stride)
-    return (size - kernel) // stride + 1
+@keras.saving.register_keras_serializable(package="alexnet")
+class TowerConv2D(keras.layers.Conv2D):
+    """``Conv2D(groups=g)`` computed as ``g`` ordinary convolutions, one per tower (§3.2).
 
+    The kernel has Keras' grouped layout ``(kh, kw, C / g, F)``: tower ``t`` convolves input
+    channels ``t*C/g ...`` with kernels ``t*F/g ...``. Same numbers as ``groups=g``, but
+    every backend runs it as plain convolutions (TensorFlow's CPU kernels have no groups).
+    """
 
-def minimum_input_size(pooling: Pooling = "overlapping") -> int:
-    """The smallest square input for which every layer still has at least one pixel."""
-    size = 11
-    while _final_feature_size(size, pooling) < 1:
-        size += 1
-    return size
-
-
-def _final_feature_size(input_size: int, pooling: str) -> int:
-    """Side of pool5's output for an ``input_size`` x ``input_size`` image."""
-    pool, pool_stride = POOL_SIZE_STRIDE[pooling]
-    size = input_size
-    for name, _, kernel, stride, padding, _ in CONV_LAYERS:
-        size = _output_size(size, kernel, stride, padding)
-        if name in ("conv1", "conv2", "conv5"):
-            if size < pool:
-                return 0
-            size = _output_size(size, pool, pool_stride, "valid")
-    return size
+    def convolution_op(self, inputs: Any, kernel: Any) -> Any:
+        if self.groups == 1:
+            return super().convolution_op(inputs, kernel)
+        towers = zip(ops.split(inputs, self.groups, axis=-1),
+                     ops.split(kernel, self.groups, axis=-1), strict=True)
+        return ops.concatenate([super(TowerConv2D, self).convolution_op(x, k)
+                                for x, k in towers], axis=-1)
 
 
 def _initializers(name: str, variant: str) -> dict[str, keras.initializers.Initializer]:
-    """Kernel and bias initialisers for one layer (a fresh instance per layer)."""
+    """§5's initialisation (or He's, zero biases, for the modern variant), fresh per layer."""
     if variant == "modern":
-        return {
-            "kernel_initializer": keras.initializers.HeNormal(),
-            "bias_initializer": keras.initializers.Zeros(),
-        }
-    bias = keras.initializers.Ones() if name in PAPER_BIAS_ONE else keras.initializers.Zeros()
-    return {
-        "kernel_initializer": keras.initializers.RandomNormal(mean=0.0, stddev=PAPER_WEIGHT_STD),
-        "bias_initializer": bias,
-    }
+        return {"kernel_initializer": keras.initializers.HeNormal(), "bias_initializer": "zeros"}
+    bias = "ones" if name in PAPER_BIAS_ONE else "zeros"
+    return {"kernel_initializer": keras.initializers.RandomNormal(stddev=PAPER_WEIGHT_STD),
+            "bias_initializer": bias}
 
 
-def _normalization_layer(kind: str, index: int) -> keras.layers.Layer | None:
+def _normalization(name: str, kind: str) -> keras.layers.Layer | None:
+    """§3.3's LRN (k=2, n=5, alpha=1e-4, beta=0.75), batch normalization, or nothing."""
+    index = name[-1]
     if kind == "lrn":
-        return LocalResponseNormalization(name=f"lrn{index}")  # §3.3: k=2, n=5, alpha=1e-4, beta=0.75
-    if kind == "batchnorm":
-        return keras.layers.BatchNormalization(name=f"bn{index}")
-    return None
+        return LocalResponseNormalization(name=f"lrn{index}")
+    return keras.layers.BatchNormalization(name=f"bn{index}") if kind == "batchnorm" else None
 
 
-def build_alexnet(
-    num_classes: int = 1000,
-    input_size: int = 227,
-    variant: Variant = "paper",
-    *,
-    normalization: Normalization | None = None,
-    pooling: Pooling = "overlapping",
-    dropout_rate: float = 0.5,
-    name: str | None = None,
-) -> keras.Model:
-    """Build AlexNet as a functional Keras model.
+def keras_layer(spec: LayerSpec, variant: str, normalization: str,
+                dropout_rate: float) -> keras.layers.Layer | None:
+    """The Keras layer for one row of ``alexnet_layers`` (``None``: no normalization)."""
+    init = _initializers(spec.name, variant)
+    if spec.kind == "conv":
+        padding = "valid" if spec.padding == 0 else "same"  # conv2-5: p = (k - 1) / 2
+        return TowerConv2D(spec.filters, spec.kernel, strides=spec.stride, padding=padding,
+                           groups=spec.groups, activation="relu", name=spec.name, **init)
+    if spec.kind == "lrn":
+        return _normalization(spec.name, normalization)
+    if spec.kind == "pool":
+        return keras.layers.MaxPooling2D(spec.kernel, strides=spec.stride, name=spec.name)
+    if spec.kind == "flatten":
+        return keras.layers.Flatten(name=spec.name)
+    if spec.kind == "dropout":
+        return keras.layers.Dropout(dropout_rate, name=spec.name)  # §4.2: 0.5
+    last = spec.name == "fc8"  # fc8 gives logits (float32 even under mixed precision)
+    return keras.layers.Dense(spec.filters, activation=None if last else "relu", name=spec.name,
+                              dtype="float32" if last else None, **init)
 
-    Args:
-        num_classes: units of ``fc8`` (1000 for ILSVRC).
-        input_size: side ``S`` of the square input; 227 makes conv1's 11x11/4 windows tile
-            the image exactly (55x55 outputs). Smaller inputs (at least
-            ``minimum_input_size(pooling)``) keep every layer and shrink fc6.
-        variant: ``"paper"`` (groups=2 in conv2, conv4, conv5; LRN; N(0, 0.01) weights, biases
-            1 in conv2/4/5, fc6, fc7), ``"single_tower"`` (the same without groups) or
-            ``"modern"`` (one tower, batch normalization where LRN was, He initialisation,
-            zero biases).
-        normalization: overrides the variant's normalization: ``"lrn"``, ``"batchnorm"`` or ``"none"``.
-        pooling: ``"overlapping"`` (3x3 windows, stride 2, §3.4) or ``"non_overlapping"`` (2x2, stride 2).
-        dropout_rate: rate of ``drop6`` and ``drop7`` (§4.2: 0.5).
-        name: the model's name (default ``alexnet_<variant>``).
 
-    Returns:
-        A model mapping ``(B, S, S, 3)`` float32 images to ``(B, num_classes)`` float32 logits.
-        Layer names: conv1, lrn1|bn1, pool1, conv2, lrn2|bn2, pool2, conv3, conv4, conv5, pool5,
-        flatten, fc6, drop6, fc7, drop7, fc8.
+def build_alexnet(num_classes: int = 1000, input_size: int = 227, variant: Variant = "paper", *,
+                  normalization: str | None = None, pooling: str = "overlapping",
+                  dropout_rate: float = 0.5, input_stage: keras.layers.Layer | None = None,
+                  name: str | None = None) -> keras.Model:
+    """AlexNet as a functional Keras model: ``(B, S, S, 3)`` images -> ``(B, classes)`` logits.
+
+    ``variant``: ``"paper"`` (two towers, LRN, §5's initialisation), ``"single_tower"`` (the
+    same in one tower) or ``"modern"`` (one tower, batch normalization where LRN was, He
+    initialisation, zero biases). ``normalization`` overrides it (``"lrn"``, ``"batchnorm"``,
+    ``"none"``); ``pooling`` is ``"overlapping"`` (3x3/2, §3.4) or ``"non_overlapping"``
+    (2x2/2). ``input_stage`` (e.g. ``PaperAugmentation``) comes first, taking ``uint8``
+    images of its own size. Layer names: conv1, lrn1|bn1, pool1, ..., fc8.
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"build_alexnet: unknown variant {variant!r}; use one of {', '.join(VARIANTS)}")
+    normalization = _check_arguments(num_classes, input_size, variant, normalization,
+                                     pooling, dropout_rate)
+    groups = 2 if variant == "paper" else 1  # §3.2: two GPUs
+    if input_stage is None:
+        inputs = x = keras.Input((input_size, input_size, 3), name="image")
+    else:
+        side = input_stage.resized_size
+        inputs = keras.Input((side, side, 3), dtype="uint8", name="image")
+        x = input_stage(inputs)
+    for spec in alexnet_layers(num_classes, groups, pooling):
+        layer = keras_layer(spec, variant, normalization, dropout_rate)
+        x = x if layer is None else layer(x)
+    return keras.Model(inputs, x, name=name or f"alexnet_{variant}")
+
+
+def _check_arguments(num_classes: int, input_size: int, variant: str, normalization: str | None,
+                     pooling: str, dropout_rate: float) -> str:
+    """Raise a ``ValueError`` that says what to pass instead; return the normalization."""
     normalization = normalization or ("batchnorm" if variant == "modern" else "lrn")
-    if normalization not in NORMALIZATIONS:
-        raise ValueError(
-            f"build_alexnet: unknown normalization {normalization!r}; use one of {', '.join(NORMALIZATIONS)}"
-        )
-    if pooling not in POOLINGS:
-        raise ValueError(f"build_alexnet: unknown pooling {pooling!r}; use one of {', '.join(POOLINGS)}")
+    choices = {"variant": (variant, VARIANTS), "normalization": (normalization, NORMALIZATIONS),
+               "pooling": (pooling, tuple(POOLING))}
+    for argument, (value, allowed) in choices.items():
+        if value not in allowed:
+            raise ValueError(f"build_alexnet: unknown {argument} {value!r}; "
+                             f"use one of {', '.join(allowed)}")
     if not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"build_alexnet: num_classes must be a positive int, got {num_classes!r}")
     if not 0.0 <= dropout_rate < 1.0:
         raise ValueError(f"build_alexnet: dropout_rate must be in [0, 1), got {dropout_rate!r}")
     smallest = minimum_input_size(pooling)
     if not isinstance(input_size, int) or input_size < smallest:
-        raise ValueError(
-            f"build_alexnet: input_size {input_size!r} is too small for five convolutions and three "
-            f"poolings; use at least {smallest} (the paper uses 227)"
-        )
-
-    pool_size, pool_stride = POOL_SIZE_STRIDE[pooling]
-    inputs = keras.Input(shape=(input_size, input_size, 3), name="image")
-    x = inputs
-    for index, (layer_name, filters, kernel, stride, padding, paper_groups) in enumerate(CONV_LAYERS, 1):
-        groups = paper_groups if variant == "paper" else 1
-        x = keras.layers.Conv2D(
-            filters, kernel, strides=stride, padding=padding, groups=groups, activation="relu",
-            name=layer_name, **_initializers(layer_name, variant),
-        )(x)
-        if index in (1, 2):  # §3.3: normalization after the ReLU of conv1 and conv2
-            layer = _normalization_layer(normalization, index)
-            x = layer(x) if layer is not None else x
-        if index in (1, 2, 5):  # §3.5: max pooling after conv1, conv2 and conv5
-            x = keras.layers.MaxPooling2D(pool_size, strides=pool_stride, name=f"pool{index}")(x)
-    x = keras.layers.Flatten(name="flatten")(x)
-    for index in (6, 7):
-        x = keras.layers.Dense(HIDDEN_UNITS, activation="relu", name=f"fc{index}",
-                               **_initializers(f"fc{index}", variant))(x)
-        x = keras.layers.Dropout(dropout_rate, name=f"drop{index}")(x)  # §4.2
-    # Logits in float32 even under a mixed-precision policy, so the softmax in the loss is stable.
-    outputs = keras.layers.Dense(num_classes, name="fc8", dtype="float32", **_initializers("fc8", variant))(x)
-    return keras.Model(inputs, outputs, name=name or f"alexnet_{variant}")
+        raise ValueError(f"build_alexnet: input_size {input_size!r} is too small for five "
+                         f"convolutions and three poolings; use at least {smallest} "
+                         "(the paper uses 227)")
+    return normalization
 
 
-def feature_extractor(model: keras.Model, layer: str = "fc7") -> keras.Model:
-    """A model from ``model``'s input to the output of ``layer`` (default: the 4096-d fc7 features, §6.1)."""
-    return keras.Model(model.input, model.get_layer(layer).output, name=f"{model.name}_{layer}")
+def network(model: keras.Model) -> keras.Model:
+    """The part of ``model`` from ``conv1``'s input to the logits (no input stage)."""
+    first = model.get_layer("conv1")
+    if first.input is model.input:
+        return model
+    return keras.Model(first.input, model.output, name=f"{model.name}_network")
 
 
 def layer_costs(model: keras.Model) -> pd.DataFrame:
-    """Parameters and multiply-adds of each weighted layer, read from a built model.
+    """Parameters and multiply-adds per image of each weighted layer, read from a built model.
 
-    Multiply-adds per image: a convolution does ``H_out * W_out * F * kh * kw * C_in / groups``,
-    a dense layer ``inputs * units``; pooling, normalization and ReLU are not counted
-    (they do no multiply-adds, and their other work is small beside the convolutions').
-
-    Returns a DataFrame indexed by layer name with columns ``kind`` ("conv" or "fc"),
-    ``output`` (shape without the batch axis), ``parameters``, ``multiply_adds`` (the column names
-    of ``helpers.shapes.alexnet_table``), and the shares ``parameters_pct`` and ``multiply_adds_pct``
-    of the model's totals.
+    A convolution does ``H_out * W_out * F * kh * kw * C_in / groups`` multiply-adds, a
+    dense layer ``inputs * units``. Columns: ``kind`` ("conv" or "fc"), ``output``,
+    ``parameters``, ``multiply_adds`` and the shares ``parameters_pct``, ``multiply_adds_pct``.
     """
-    import pandas as pd
-
     rows = []
     for layer in model.layers:
         if isinstance(layer, keras.layers.Conv2D):
             kh, kw, c_per_group, filters = layer.kernel.shape
             _, h_out, w_out, _ = layer.output.shape
-            rows.append((layer.name, "conv", tuple(layer.output.shape[1:]), layer.count_params(),
-                         h_out * w_out * filters * kh * kw * c_per_group))
+            macs = h_out * w_out * filters * kh * kw * c_per_group
+            rows.append((layer.name, "conv", tuple(layer.output.shape[1:]), layer.count_params(), macs))
         elif isinstance(layer, keras.layers.Dense):
             n_in, units = layer.kernel.shape
-            rows.append((layer.name, "fc", tuple(layer.output.shape[1:]), layer.count_params(), n_in * units))
-    columns = ["layer", "kind", "output", "parameters", "multiply_adds"]
-    table = pd.DataFrame(rows, columns=columns).set_index("layer")
-    table["parameters_pct"] = 100 * table["parameters"] / model.count_params()
+            rows.append((layer.name, "fc", (units,), layer.count_params(), n_in * units))
+    table = pd.DataFrame(rows, columns=["layer", "kind", "output", "parameters", "multiply_adds"])
+    table = table.set_index("layer")
+    table["parameters_pct"] = 100 * table["parameters"] / table["parameters"].sum()
     table["multiply_adds_pct"] = 100 * table["multiply_adds"] / table["multiply_adds"].sum()
     return table
 
 
-def numpy_forward(model: keras.Model, images: np.ndarray) -> np.ndarray:
-    """Run ``model`` at inference time with the NumPy layers of ``helpers.layers`` and its weights.
+def numpy_weights(model: keras.Model) -> dict[str, list[np.ndarray]]:
+    """Every weighted layer's variables as float64 NumPy arrays, by layer name."""
+    return {layer.name: [np.asarray(w, np.float64) for w in layer.get_weights()]
+            for layer in model.layers if layer.get_weights() and layer.name != "image"}
 
-    ``images: (N, S, S, 3)`` -> logits ``(N, num_classes)`` in float64. Dropout is the identity at
-    inference (the weights already hold the trained scale, as Keras' inverted dropout
-    arranges); batch normalization uses its moving statistics. Raises ``ValueError`` for a
-    layer type it does not know.
+
+def numpy_forward(w: dict[str, list[np.ndarray]], x: np.ndarray, groups: int = 2) -> np.ndarray:
+    """AlexNet at inference with the NumPy layers: ``(N, S, S, 3)`` -> logits ``(N, classes)``.
+
+    ``w``: ``numpy_weights(model)`` of a model with LRN (``"paper"``, ``"single_tower"``);
+    dropout is the identity at test time (Keras' inverted dropout rescales while training).
     """
-    import numpy as np
-
-    from helpers import layers as L
-
-    x = np.asarray(images, dtype=np.float64)
-    for layer in model.layers:
-        if isinstance(layer, (keras.layers.InputLayer, keras.layers.Dropout)):
-            continue
-        weights = [np.asarray(w, dtype=np.float64) for w in layer.get_weights()]
-        if isinstance(layer, keras.layers.Conv2D):
-            x = L.conv2d(x, weights[0], weights[1], stride=layer.strides[0], padding=layer.padding,
-                         groups=layer.groups)
-        elif isinstance(layer, keras.layers.Dense):
-            x = L.dense(x, weights[0], weights[1])
-        elif isinstance(layer, LocalResponseNormalization):
-            x = L.local_response_normalization(x, k=layer.k, n=layer.n, alpha=layer.alpha, beta=layer.beta)
-        elif isinstance(layer, keras.layers.BatchNormalization):
-            gamma, beta, mean, variance = weights
-            x = gamma * (x - mean) / np.sqrt(variance + layer.epsilon) + beta
-        elif isinstance(layer, keras.layers.MaxPooling2D):
-            x = L.max_pool2d(x, size=layer.pool_size[0], stride=layer.strides[0], padding=layer.padding)
-        elif isinstance(layer, keras.layers.Flatten):
-            x = x.reshape(len(x), -1)  # channels last, row-major: the order Keras flattens in
-        else:
-            raise ValueError(
-                f"numpy_forward: no NumPy version of layer {layer.name!r} ({type(layer).__name__}); "
-                "run it with Keras instead"
-            )
-        if getattr(layer, "activation", None) is keras.activations.relu:
-            x = L.relu(x)
-    return x
+    pool, lrn = L.max_pool2d, L.local_response_normalization  # §3.4: 3/2; §3.3: k=2, n=5
+    x = pool(lrn(L.relu(L.conv2d(x, *w["conv1"], stride=4))))
+    x = pool(lrn(L.relu(L.conv2d(x, *w["conv2"], padding="same", groups=groups))))
+    x = L.relu(L.conv2d(x, *w["conv3"], padding="same"))  # conv3 sees both towers
+    x = L.relu(L.conv2d(x, *w["conv4"], padding="same", groups=groups))
+    x = pool(L.relu(L.conv2d(x, *w["conv5"], padding="same", groups=groups)))
+    x = x.reshape(len(x), -1)  # (N, 6, 6, 256) -> (N, 9216), the order Keras flattens in
+    x = L.relu(L.dense(x, *w["fc6"]))
+    x = L.relu(L.dense(x, *w["fc7"]))
+    return L.dense(x, *w["fc8"])  # logits: the softmax belongs to the loss

@@ -14,6 +14,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 """The repository's root folder (the one holding ``_config.yml``)."""
+BOOK_DATA = REPO_ROOT / "book" / "data"
+"""The book's small tables (CSV files), committed with the chapters."""
 
 
 def data_root() -> Path:

@@ -8,6 +8,7 @@ TensorFlow sees a GPU and ``quick`` otherwise.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import platform
 from collections.abc import Mapping
@@ -85,11 +86,24 @@ class Profile:
             raise KeyError(f"profile {self.name!r} has no experiment {experiment!r}; known: {known}") from None
 
 
-def gpu_names() -> list[str]:
-    """Names of the GPUs TensorFlow can use (empty on a CPU-only machine)."""
-    import tensorflow as tf
+def accelerator_names() -> list[str]:
+    """Names of the GPUs (or TPUs) the Keras backend computes on; empty on a CPU-only machine."""
+    import keras
 
-    return [gpu.name for gpu in tf.config.list_physical_devices("GPU")]
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return [d.name for d in tf.config.list_physical_devices() if d.device_type in ("GPU", "TPU")]
+    if backend == "jax":
+        import jax
+
+        return [str(d) for d in jax.devices() if d.platform != "cpu"]
+    if backend == "torch":
+        import torch
+
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return []
 
 
 def get_profile(name: str | None = None) -> Profile:
@@ -99,7 +113,7 @@ def get_profile(name: str | None = None) -> Profile:
     """
     chosen = name or os.environ.get(PROFILE_VARIABLE, "").strip().lower()
     if not chosen:
-        chosen = "full" if gpu_names() else "quick"
+        chosen = "full" if accelerator_names() else "quick"
     if chosen not in _SETTINGS:
         raise ValueError(
             f"unknown profile {chosen!r} (from {PROFILE_VARIABLE} or the argument); "
@@ -109,10 +123,10 @@ def get_profile(name: str | None = None) -> Profile:
 
 
 def device_description() -> str:
-    """One line naming where TensorFlow computes: the GPUs, else the CPU and its cores."""
-    gpus = gpu_names()
-    if gpus:
-        return f"GPU x{len(gpus)} ({', '.join(gpus)})"
+    """One line naming where Keras computes: the accelerators, else the CPU and its cores."""
+    accelerators = accelerator_names()
+    if accelerators:
+        return f"{len(accelerators)} accelerator(s): {', '.join(accelerators)}"
     return f"CPU ({os.cpu_count()} cores, {platform.machine()})"
 
 
@@ -123,13 +137,14 @@ def describe(data: str = "none (this chapter loads no data set)", profile: Profi
     (for example ``"offline shapes set (no real images found)"``).
     """
     import keras
-    import tensorflow as tf
 
     profile = profile or get_profile()
+    backend = keras.backend.backend()
+    engine = importlib.metadata.version({"torch": "torch", "jax": "jax"}.get(backend, "tensorflow"))
     lines = {
         "profile": f"{profile.name} (set {PROFILE_VARIABLE}=quick|full to change)",
         "device": device_description(),
-        "versions": f"TensorFlow {tf.__version__}, Keras {keras.__version__}, Python {platform.python_version()}",
+        "versions": f"Keras {keras.__version__} on {backend} {engine}, Python {platform.python_version()}",
         "data": data,
     }
     return "\n".join(f"{key:>8}: {value}" for key, value in lines.items())

@@ -1,128 +1,151 @@
-"""Shape arithmetic: how big every AlexNet layer is, derived by hand rather than by building the model.
+"""AlexNet's architecture as one table, and the arithmetic of its shapes.
 
-``conv_output_size`` is the floor formula every framework uses; ``alexnet_table`` walks
-it through the whole network (§3.5, Figure 2) and adds up parameters, multiply-adds
-and activation memory, for any input size and class count.
+``alexnet_layers`` is the network of §3.5 and Figure 2 as data: every layer in order with
+its kernel, stride, padding, width and groups. ``helpers.model.build_alexnet`` builds the
+Keras model from this table, and ``alexnet_table`` walks the output-size formula
+``conv_output_size`` through it, counting parameters, multiply-adds and activation memory
+by hand, for any input size and class count. The test compares the two.
+
+Taught in ``book/03_convolution_shapes.ipynb``; checked by ``tests/test_shapes.py``.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pandas as pd
 
-from helpers.layers import Padding
-
 BYTES_PER_FLOAT32 = 4
 
+# §3.4: pooling windows of z=3 pixels every s=2 pixels overlap; z=2, s=2 is the
+# traditional, non-overlapping pooling the paper compares against.
+POOLING: dict[str, tuple[int, int]] = {"overlapping": (3, 2), "non_overlapping": (2, 2)}
 
-def conv_output_size(n: int, kernel: int, stride: int = 1, padding: Padding = 0) -> int:
+
+def conv_output_size(n: int, kernel: int, stride: int = 1, padding: int | str = 0) -> int:
     """Output side of a convolution or pooling window sliding over ``n`` pixels.
 
-    floor((n + 2 * padding - kernel) / stride) + 1 for an int ``padding`` (per side);
-    ``"valid"`` is padding 0 and ``"same"`` gives ceil(n / stride), TensorFlow's rule.
+    ``floor((n + 2 * padding - kernel) / stride) + 1`` for an int ``padding`` (per side);
+    ``"valid"`` is padding 0 and ``"same"`` gives ``ceil(n / stride)``, TensorFlow's rule.
     Raises ``ValueError`` when the kernel does not fit in the padded input.
     """
     if min(n, kernel, stride) < 1:
-        raise ValueError(f"conv_output_size: n={n}, kernel={kernel} and stride={stride} must all be positive")
+        raise ValueError(f"conv_output_size: n={n}, kernel={kernel} and stride={stride} "
+                         "must all be positive")
     if padding == "same":
         return -(-n // stride)
     pad = 0 if padding == "valid" else padding
     if not isinstance(pad, int) or pad < 0:
-        raise ValueError(f"conv_output_size: padding must be 'valid', 'same' or a non-negative int, "
-                         f"got {padding!r}")
+        raise ValueError(f"conv_output_size: padding must be 'valid', 'same' or a "
+                         f"non-negative int, got {padding!r}")
     if kernel > n + 2 * pad:
-        raise ValueError(f"conv_output_size: kernel {kernel} is larger than the padded input {n + 2 * pad} "
-                         f"(n={n}, padding={pad}); use a larger input or more padding")
+        raise ValueError(f"conv_output_size: kernel {kernel} is larger than the padded input "
+                         f"{n + 2 * pad} (n={n}, padding={pad}); use a larger input or more padding")
     return (n + 2 * pad - kernel) // stride + 1
 
 
 @dataclass(frozen=True)
-class _Layer:
+class LayerSpec:
+    """One row of the architecture: ``kind`` is conv, lrn, pool, flatten, dense or dropout.
+
+    ``padding`` is per side (conv2-5 keep their size: ``(kernel - 1) / 2``); ``filters`` are a
+    convolution's kernels or a dense layer's units; ``groups=2`` is the two-GPU split (§3.2).
+    """
+
     name: str
-    kind: str  # conv | lrn | pool | flatten | dense | dropout
+    kind: str
     kernel: int = 0
     stride: int = 1
     padding: int = 0
-    filters: int = 0  # output channels (conv) or units (dense)
+    filters: int = 0
     groups: int = 1
 
 
-def alexnet_layers(num_classes: int = 1000, groups: int = 2, pooling: str = "overlapping") -> list[_Layer]:
-    """AlexNet's layers in order (§3.5, Figure 2), named like ``helpers.model.build_alexnet``."""
-    # §3.4: overlapping pooling z=3, s=2; the traditional alternative is z=2, s=2
-    pool = {"overlapping": (3, 2), "non_overlapping": (2, 2)}
-    if pooling not in pool:
-        raise ValueError(f"alexnet_layers: pooling must be one of {sorted(pool)}, got {pooling!r}")
+def alexnet_layers(num_classes: int = 1000, groups: int = 2,
+                   pooling: str = "overlapping") -> list[LayerSpec]:
+    """AlexNet's layers in order (§3.5, Figure 2); ``groups=1`` is one tower."""
+    if pooling not in POOLING:
+        raise ValueError(f"alexnet_layers: pooling must be one of {sorted(POOLING)}, got {pooling!r}")
     if groups not in (1, 2):
-        raise ValueError(f"alexnet_layers: groups must be 2 (the paper's two GPUs) or 1 (one tower), "
-                         f"got {groups!r}")
-    z, s = pool[pooling]
-    # §3.5: 96 11x11 kernels stride 4; 256 5x5; 384 3x3; 384 3x3; 256 3x3; 4096; 4096; 1000.
-    # §3.2: conv2, conv4 and conv5 see only the kernel maps of their own GPU (groups=2).
+        raise ValueError(f"alexnet_layers: groups must be 2 (the paper's two GPUs) or 1 "
+                         f"(one tower), got {groups!r}")
+    z, s = POOLING[pooling]
+    # §3.5: 96 11x11x3 kernels, stride 4; 256 5x5; 384 3x3; 384 3x3; 256 3x3; 4096; 4096; 1000.
+    # §3.2: conv2, conv4 and conv5 see only the kernel maps of their own GPU (groups=2);
+    # §3.3 and §3.4: response normalization, then max pooling, after conv1 and conv2.
     return [
-        _Layer("conv1", "conv", 11, 4, 0, 96),
-        _Layer("lrn1", "lrn"),
-        _Layer("pool1", "pool", z, s),
-        _Layer("conv2", "conv", 5, 1, 2, 256, groups),
-        _Layer("lrn2", "lrn"),
-        _Layer("pool2", "pool", z, s),
-        _Layer("conv3", "conv", 3, 1, 1, 384),
-        _Layer("conv4", "conv", 3, 1, 1, 384, groups),
-        _Layer("conv5", "conv", 3, 1, 1, 256, groups),
-        _Layer("pool5", "pool", z, s),
-        _Layer("flatten", "flatten"),
-        _Layer("fc6", "dense", filters=4096),
-        _Layer("drop6", "dropout"),
-        _Layer("fc7", "dense", filters=4096),
-        _Layer("drop7", "dropout"),
-        _Layer("fc8", "dense", filters=num_classes),
+        LayerSpec("conv1", "conv", 11, 4, 0, 96),
+        LayerSpec("lrn1", "lrn"),
+        LayerSpec("pool1", "pool", z, s),
+        LayerSpec("conv2", "conv", 5, 1, 2, 256, groups),
+        LayerSpec("lrn2", "lrn"),
+        LayerSpec("pool2", "pool", z, s),
+        LayerSpec("conv3", "conv", 3, 1, 1, 384),
+        LayerSpec("conv4", "conv", 3, 1, 1, 384, groups),
+        LayerSpec("conv5", "conv", 3, 1, 1, 256, groups),
+        LayerSpec("pool5", "pool", z, s),
+        LayerSpec("flatten", "flatten"),
+        LayerSpec("fc6", "dense", filters=4096),
+        LayerSpec("drop6", "dropout"),  # §4.2: dropout in the first two fully connected layers
+        LayerSpec("fc7", "dense", filters=4096),
+        LayerSpec("drop7", "dropout"),
+        LayerSpec("fc8", "dense", filters=num_classes),
     ]
+
+
+def _row(layer: LayerSpec, side: int, channels: int, features: int | None) -> dict:
+    """Shapes and costs of one layer given its input; see ``alexnet_table``."""
+    params = macs = 0
+    if layer.kind == "conv":
+        fan_in = layer.kernel * layer.kernel * channels // layer.groups
+        params, macs = fan_in * layer.filters + layer.filters, side * side * layer.filters * fan_in
+        channels = layer.filters
+    if layer.kind == "flatten":
+        features = side * side * channels
+    if layer.kind == "dense":
+        params, macs = features * layer.filters + layer.filters, features * layer.filters
+        features = layer.filters
+    output = (side, side, channels) if features is None else (features,)
+    return {"layer": layer.name, "type": layer.kind,
+            "kernel": f"{layer.kernel}x{layer.kernel}/{layer.stride}" if layer.kernel else "",
+            "padding": layer.padding if layer.kind == "conv" else "",
+            "groups": layer.groups if layer.kind == "conv" else "",
+            "output": output, "parameters": params, "multiply_adds": macs,
+            "activation_bytes": math.prod(output) * BYTES_PER_FLOAT32}
 
 
 def alexnet_table(input_size: int = 227, num_classes: int = 1000, groups: int = 2,
                   pooling: str = "overlapping") -> pd.DataFrame:
-    """Layer-by-layer shapes and costs of AlexNet on a ``input_size`` x ``input_size`` x 3 input.
+    """Layer-by-layer shapes and costs of AlexNet on an ``input_size`` x ``input_size`` x 3 input.
 
-    One row per layer (indexed by name, as in ``build_alexnet``) with columns ``type``,
-    ``kernel`` (e.g. ``"11x11/4"``), ``padding``, ``output`` (a shape tuple without the batch axis),
-    ``parameters`` (weights + biases), ``multiply_adds`` (per image) and ``activation_bytes``
-    (the output of one image in float32). ``groups=2`` is the paper's two-GPU split, ``groups=1``
-    a single tower; ``pooling`` is ``"overlapping"`` (3/2) or ``"non_overlapping"`` (2/2).
+    One row per layer (indexed by name, as in ``build_alexnet``) with ``type``, ``kernel``
+    (e.g. ``"11x11/4"``), ``padding``, ``groups``, ``output`` (shape without the batch axis),
+    ``parameters``, ``multiply_adds`` (per image) and ``activation_bytes`` (float32).
     Raises ``ValueError`` when the input is too small for some layer.
     """
     if num_classes < 1:
         raise ValueError(f"alexnet_table: num_classes must be positive, got {num_classes}")
-    side, channels, features = input_size, 3, None
-    rows = []
+    side, channels, features, rows = input_size, 3, None, []
     for layer in alexnet_layers(num_classes, groups, pooling):
-        params = macs = 0
-        kernel = ""
         if layer.kind in ("conv", "pool"):
             try:
                 side = conv_output_size(side, layer.kernel, layer.stride, layer.padding)
             except ValueError as error:
-                raise ValueError(f"alexnet_table: input {input_size} is too small for layer {layer.name} "
-                                 f"({error}); use a larger input_size") from None
-            kernel = f"{layer.kernel}x{layer.kernel}/{layer.stride}"
-        if layer.kind == "conv":
-            fan_in = layer.kernel * layer.kernel * channels // layer.groups
-            params = fan_in * layer.filters + layer.filters
-            macs = side * side * layer.filters * fan_in
-            channels = layer.filters
-        if layer.kind == "flatten":
-            features = side * side * channels
-        if layer.kind == "dense":
-            params = features * layer.filters + layer.filters
-            macs = features * layer.filters
-            features = layer.filters
-        output = (side, side, channels) if features is None else (features,)
-        size = side * side * channels if features is None else features
-        rows.append({
-            "layer": layer.name, "type": layer.kind, "kernel": kernel,
-            "padding": layer.padding if layer.kind == "conv" else "",
-            "groups": layer.groups if layer.kind == "conv" else "",
-            "output": output, "parameters": params, "multiply_adds": macs,
-            "activation_bytes": size * BYTES_PER_FLOAT32,
-        })
+                raise ValueError(f"alexnet_table: input {input_size} is too small for layer "
+                                 f"{layer.name} ({error}); use a larger input_size") from None
+        rows.append(_row(layer, side, channels, features))
+        channels = layer.filters if layer.kind == "conv" else channels
+        features = rows[-1]["output"][0] if len(rows[-1]["output"]) == 1 else None
     return pd.DataFrame(rows).set_index("layer")
+
+
+def minimum_input_size(pooling: str = "overlapping") -> int:
+    """The smallest square input for which every layer still has at least one pixel."""
+    size = 11
+    while True:
+        try:
+            alexnet_table(size, pooling=pooling)
+            return size
+        except ValueError:
+            size += 1

@@ -1,0 +1,99 @@
+"""The paper's optimiser and learning-rate schedule (§5).
+
+"We trained our models using stochastic gradient descent with a batch size of 128
+examples, momentum of 0.9, and weight decay of 0.0005", with the update rule
+
+    v <- 0.9 v - 0.0005 lr w - lr dL/dw,    w <- w + v,
+
+and a learning rate that starts at 0.01 and is divided by 10 "when the validation error
+rate stopped improving with the current learning rate ... reduced three times prior to
+termination". ``PaperSGD`` is the rule, ``PlateauSchedule`` the schedule; both are plain
+Keras and run on every backend.
+
+Taught in ``book/08_training.ipynb``; checked by ``tests/test_optim.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="alexnet")
+class PaperSGD(keras.optimizers.SGD):
+    """SGD with momentum and the paper's weight decay, *inside* the momentum (§5).
+
+    The decay term ``l2 * w`` is added to the gradient before the momentum update, like the
+    gradient of an L2 penalty; Keras' ``SGD(weight_decay=...)`` instead shrinks the weights
+    outside the momentum (decoupled) and decays every variable. Only kernels (two or more
+    dimensions) are decayed, as in the reference Caffe AlexNet; ``decay_all=True`` decays
+    biases too.
+    """
+
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.9, l2: float = 5e-4,
+                 decay_all: bool = False, name: str = "paper_sgd", **kwargs: Any) -> None:
+        if l2 < 0:  # §5: learning rate 0.01, momentum 0.9, weight decay 0.0005
+            raise ValueError(f"PaperSGD: l2 must be >= 0 (the paper uses 5e-4), got {l2}")
+        super().__init__(learning_rate=learning_rate, momentum=momentum, nesterov=False,
+                         name=name, **kwargs)
+        self.l2, self.decay_all = float(l2), bool(decay_all)
+
+    def decays(self, variable: Any) -> bool:
+        """Whether ``variable`` receives weight decay (kernels: rank >= 2)."""
+        return self.l2 > 0 and (self.decay_all or len(variable.shape) >= 2)
+
+    def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
+        if self.decays(variable):  # dL/dw + 0.0005 w, then the momentum update of keras' SGD
+            gradient = ops.add(ops.cast(gradient, variable.dtype), ops.multiply(self.l2, variable))
+        super().update_step(gradient, variable, learning_rate)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.pop("nesterov", None)
+        return {**config, "l2": self.l2, "decay_all": self.decay_all}
+
+
+@dataclass
+class PlateauSchedule:
+    """Divide the learning rate by ``factor`` when the monitored error stops improving (§5).
+
+    ``update`` takes the epoch's validation error (or loss) and learning rate and returns
+    the rate for the next epoch. After ``max_reductions`` reductions, the next plateau sets
+    ``finished``: the paper's "reduced three times prior to termination". ``patience`` (the
+    epochs without a new best before a reduction) is ours: the paper decided by eye.
+    Plain data, so it goes into the checkpoint.
+    """
+
+    patience: int = 2
+    factor: float = 0.1  # §5: divided by 10
+    max_reductions: int = 3  # §5: reduced three times
+    min_delta: float = 1e-4
+    best: float = math.inf
+    wait: int = 0
+    reductions: int = 0
+    finished: bool = False
+
+    def update(self, error: float, learning_rate: float) -> float:
+        if error < self.best - self.min_delta:
+            self.best, self.wait = error, 0
+            return learning_rate
+        self.wait += 1
+        if self.wait < self.patience:
+            return learning_rate
+        self.wait = 0
+        if self.reductions == self.max_reductions:
+            self.finished = True  # stopped improving at the last rate: terminate
+            return learning_rate
+        self.reductions += 1
+        return learning_rate * self.factor
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PlateauSchedule:
+        return cls(**data)

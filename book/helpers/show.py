@@ -1,0 +1,59 @@
+"""Putting the book's own code and context on the page.
+
+``show_source(obj)`` renders the source of a helper function or class where the chapter
+teaches it (on the website, in Jupyter and on Colab alike), so that the code being
+annotated is read, not only imported. ``show_context`` prints the run context every
+chapter opens with and, when the evidence comes from the drawn offline set instead of
+photographs, says so in a visible warning box.
+
+Used by every chapter; checked by ``tests/test_show.py``.
+"""
+
+from __future__ import annotations
+
+import ast
+import html
+import inspect
+import textwrap
+from typing import Any
+
+from IPython.display import HTML, Code, display
+
+from helpers.profile import Profile, describe
+
+DRAWN_DATA_WARNING = (
+    "These results come from the offline set of drawn shapes, not from photographs: no real "
+    "images were found and none could be downloaded. Their accuracies say nothing about "
+    "ImageNet. Install Imagenette with `python -m data_scripts.download_imagenette "
+    "--variant 160` and build again."
+)
+
+
+def source_of(obj: Any, *, skip_docstring: bool = False) -> str:
+    """The source of a function, class or method, dedented (optionally without its docstring)."""
+    text = textwrap.dedent(inspect.getsource(obj))
+    definition = ast.parse(text).body[0]
+    if not skip_docstring or ast.get_docstring(definition) is None:
+        return text
+    docstring = definition.body[0]  # the expression statement holding the string
+    lines = text.splitlines(keepends=True)
+    return "".join(lines[:docstring.lineno - 1] + lines[docstring.end_lineno:])
+
+
+def show_source(*objects: Any, skip_docstring: bool = False) -> Code:
+    """The source of ``objects`` (functions, classes, methods) as a highlighted code block."""
+    return Code("\n\n".join(source_of(o, skip_docstring=skip_docstring) for o in objects),
+                language="python")
+
+
+def show_context(data: Any = None, profile: Profile | None = None) -> None:
+    """Print the run context (profile, device, versions, data); warn visibly on drawn data.
+
+    ``data``: a ``DataSource`` (its description is printed), a description string, or
+    ``None`` for a chapter that loads no data set.
+    """
+    description = getattr(data, "description", data)
+    print(describe(**({"data": description} if description else {}), profile=profile))
+    if getattr(data, "is_real", True) is False:
+        display(HTML('<div class="admonition warning"><p class="admonition-title">Drawn '
+                     f'shapes, not photographs</p><p>{html.escape(DRAWN_DATA_WARNING)}</p></div>'))
