@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,16 @@ def chapter_notebooks() -> list[Path]:
     toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text())
     files = [chapter["file"] for part in toc["parts"] for chapter in part["chapters"]]
     return [REPO_ROOT / f"{file}.ipynb" for file in files if (REPO_ROOT / f"{file}.ipynb").exists()]
+
+
+def record_build_times(log: str, total_seconds: float) -> Path:
+    """Write each chapter's execution time and the whole build's to test-artifacts/."""
+    rows = re.findall(r"book/(\S+)\.ipynb: Executed notebook in ([\d.]+) seconds", log)
+    path = REPO_ROOT / "test-artifacts" / "book-build-times.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["chapter,seconds"] + [f"{name},{seconds}" for name, seconds in rows]
+    path.write_text("\n".join([*lines, f"whole build,{total_seconds:.1f}"]) + "\n")
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -43,9 +55,11 @@ def built_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
         shutil.which("jupyter-book") or "jupyter-book", "build", str(REPO_ROOT),
         "--config", str(config_path), "--path-output", str(out), "-W", "--keep-going",
     ]
+    start = time.perf_counter()
     result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
     log = out / "build.log"
     log.write_text(result.stdout + "\n" + result.stderr)
+    record_build_times(result.stdout + result.stderr, time.perf_counter() - start)
     if result.returncode != 0:
         pytest.fail(f"the book build failed (exit {result.returncode}); log in {log}:\n"
                     f"{result.stdout[-6000:]}\n{result.stderr[-4000:]}")

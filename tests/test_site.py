@@ -231,7 +231,40 @@ def test_set_up_code_is_hidden(visit, page):
     opened = visit(f"{page}.html")
     text = opened.page.inner_text("article")
     assert "google.colab" not in text, f"{page}.html shows the set-up cell"
-    assert "profile:" in text, f"{page}.html does not show the run context printed by describe()"
+    assert "profile:" in text, f"{page}.html does not show the run context (show_context)"
+
+
+@pytest.mark.browser
+def test_code_never_scrolls_sideways_at_1280_px(visit):
+    """Every code block (inputs, outputs, shown helper source) fits the content column."""
+    wide = []
+    for page in NOTEBOOK_PAGES:
+        opened = visit(f"{page}.html")
+        wide += [f"{page}.html: {block}" for block in opened.page.eval_on_selector_all(
+            "article pre",
+            """blocks => blocks.filter(b => b.scrollWidth > b.clientWidth + 1)
+                              .map(b => b.innerText.split('\\n').sort((x, y) => y.length - x.length)[0])""")]
+    assert not wide, "code blocks wider than the column (their longest line):\n" + "\n".join(wide)
+
+
+# Where each chapter puts the helper code it teaches on the page (issue: code on the page).
+SHOWN_CODE = {
+    "03_convolution_shapes": ["def conv2d(", "def max_pool2d("],
+    "04_local_response_normalization": ["def local_response_normalization(", "def band_matrix("],
+    "05_dropout": ["def dropout("],
+    "06_data_augmentation": ["def augment_batch(", "def pca_color_shift("],
+    "07_model": ["def build_alexnet("],
+    "08_training": ["def update_step(", "def update(self"],
+}
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("chapter", sorted(SHOWN_CODE))
+def test_the_code_being_taught_is_on_the_page(visit, chapter):
+    opened = visit(f"book/{chapter}.html")
+    text = opened.page.inner_text("article")
+    missing = [code for code in SHOWN_CODE[chapter] if code not in text]
+    assert not missing, f"{chapter}.html does not show {missing}"
 
 
 # --------------------------------------------------------------------------- internal links

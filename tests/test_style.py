@@ -1,16 +1,38 @@
-"""The Python code of the book lints clean (ruff, configured in pyproject.toml)."""
+"""The book's code lints clean (ruff): helpers, chapters, scripts and tests.
+
+The chapters (``book/*.ipynb``, which ruff reads as notebooks) and the helpers shown on
+the pages follow ``book/ruff.toml``: at most 88 characters a line, the width of the site's
+code column; the rest of the repository follows ``pyproject.toml``.
+"""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, chapter_notebooks
 
 
-def test_ruff_passes_on_helpers_scripts_and_tests():
+def test_ruff_passes_on_chapters_helpers_scripts_and_tests():
     ruff = shutil.which("ruff")
     assert ruff, "ruff is missing: pip install -r requirements.txt"
-    paths = ["book/helpers", "book/_ext", "data_scripts", "tests"]
+    paths = ["book", "data_scripts", "tests"]
     result = subprocess.run([ruff, "check", *paths], cwd=REPO_ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_reads_the_chapters():
+    """Guard against a configuration that silently skips the notebooks."""
+    ruff = shutil.which("ruff")
+    listed = subprocess.run([ruff, "check", "book", "--show-files"], cwd=REPO_ROOT,
+                            capture_output=True, text=True).stdout
+    for chapter in chapter_notebooks():
+        assert chapter.name in listed, f"ruff does not check {chapter.name}"
+
+
+def test_chapter_code_fits_the_column():
+    long = [f"{chapter.name}: {line}" for chapter in chapter_notebooks()
+            for cell in json.loads(chapter.read_text())["cells"] if cell["cell_type"] == "code"
+            for line in "".join(cell["source"]).splitlines() if len(line) > 88]
+    assert not long, "code lines over 88 characters:\n" + "\n".join(long)

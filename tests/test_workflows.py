@@ -41,3 +41,21 @@ def test_book_workflow_uses_gpu_label_from_a_variable_and_deploys_pages():
     assert "_build/html/reports" in text
     assert "us-docker.pkg.dev/colab-images/public/runtime" in text
     assert set(workflow["jobs"]) >= {"build", "deploy", "colab"}
+
+
+def test_ci_installs_all_backends_and_the_real_photographs():
+    ci_script = (REPO_ROOT / ".ci" / "run").read_text()
+    assert "requirements-backends.txt" in ci_script and "ALEXNET_ALL_BACKENDS=1" in ci_script
+    for archive in ("imagenette2-160.tgz", "17flowers.tgz"):
+        assert archive in ci_script and f"{archive}.md5" in ci_script
+    assert ci_script.rstrip().splitlines()[-2].strip() == (
+        "python -m pip install -r requirements.txt && python -m pytest")
+
+
+def test_tests_workflow_runs_the_portable_tests_on_every_backend():
+    workflow = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / "tests.yml").read_text())
+    job = workflow["jobs"]["tests"]
+    assert job["strategy"]["matrix"]["backend"] == ["tensorflow", "jax", "torch"]
+    runs = "\n".join(step.get("run", "") for step in job["steps"])
+    assert "python -m pytest tests/portable" in runs
+    assert "--index-url https://download.pytorch.org/whl/cpu" in runs

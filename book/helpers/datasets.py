@@ -1,10 +1,10 @@
 """Finding data sets: which one is present, its files, labels and class names.
 
-``find_dataset()`` picks Imagenette (``data_root()/imagenette2-*``; on a first run with a
-network connection it downloads Imagenette-160 once), then mini-ImageNet, then the drawn
-offline set, or takes a name (``"flowers17"``, ...) or any folder of ``<class>/<image>``
-files (or ``train/`` and ``val/`` of those). ``list_files()`` lists a class-per-folder set.
-``helpers.data`` decodes and serves the images.
+``find_dataset()`` picks Imagenette (``data_root()/imagenette2-*``; on a first run with
+a network connection it downloads Imagenette-160 once), then mini-ImageNet, then the
+drawn offline set, or takes a name (``"flowers17"``, ...) or any folder of
+``<class>/<image>`` files (or ``train/`` and ``val/`` of those). ``list_files()`` lists
+a class-per-folder set. ``helpers.data`` decodes and serves the images.
 
 Taught in ``book/06_data_augmentation.ipynb``; checked by ``tests/test_data.py``.
 """
@@ -21,7 +21,8 @@ import numpy as np
 from helpers.augment import resize_size
 from helpers.paths import data_root
 
-IMAGENETTE_VARIANTS = {"imagenette2-160": 160, "imagenette2-320": 320, "imagenette2": 500}
+IMAGENETTE_VARIANTS = {"imagenette2-160": 160, "imagenette2-320": 320,
+                       "imagenette2": 500}
 """Imagenette's folders and the shorter side of their images (pixels)."""
 NAMED_SETS = {"mini-imagenet": "make_mini_imagenet --source <your ImageNet folder>",
               "flowers17": "download_flowers17"}
@@ -31,24 +32,30 @@ DOWNLOAD_VARIABLE = "ALEXNET_DOWNLOAD"
 WNID_NAMES = {  # ImageNet classes of Imagenette and of the 16-class mini-ImageNet
     "n01440764": "tench", "n01443537": "goldfish", "n01484850": "great white shark",
     "n01491361": "tiger shark", "n01494475": "hammerhead", "n01496331": "electric ray",
-    "n01498041": "stingray", "n01514668": "cock", "n01514859": "hen", "n01518878": "ostrich",
+    "n01498041": "stingray", "n01514668": "cock", "n01514859": "hen",
+    "n01518878": "ostrich",
     "n01530575": "brambling", "n01531178": "goldfinch", "n01532829": "house finch",
     "n01534433": "junco", "n01537544": "indigo bunting", "n01558993": "robin",
-    "n02102040": "English springer", "n02979186": "cassette player", "n03000684": "chain saw",
+    "n02102040": "English springer", "n02979186": "cassette player",
+    "n03000684": "chain saw",
     "n03028079": "church", "n03394916": "French horn", "n03417042": "garbage truck",
     "n03425413": "gas pump", "n03445777": "golf ball", "n03888257": "parachute",
 }
-FETCH_HINT = ("fetch real images with `python -m data_scripts.download_imagenette --variant 160` "
-              "or draw the offline set with `python -m data_scripts.make_offline_dataset`")
+FETCH_HINT = ("fetch real images with `python -m data_scripts.download_imagenette "
+              "--variant 160` or draw the offline set with `python -m "
+              "data_scripts.make_offline_dataset`")
 
 
 class DataNotFoundError(ValueError):
-    """A data set folder is missing or holds no images; the message says which command makes it."""
+    """A data set folder is missing or empty; the message says how to make it."""
 
 
 @dataclass(frozen=True)
 class DataSource:
-    """Where a data set came from: ``name``, folder ``path``, ``is_real`` photographs, ``description``."""
+    """Where a data set came from: ``name``, ``path``, ``is_real``, ``description``.
+
+    ``is_real`` is False for the drawn offline set (no photographs).
+    """
 
     name: str
     path: Path
@@ -58,7 +65,7 @@ class DataSource:
 
 @dataclass(frozen=True)
 class FileSplits:
-    """A class-per-folder set's files: ``(path, label)`` lists per split, and the class folders."""
+    """A class-per-folder set's files and labels per split, and its class folders."""
 
     train_files: list[Path]
     train_labels: list[int]
@@ -68,12 +75,13 @@ class FileSplits:
 
 
 def class_display_name(folder: str) -> str:
-    """What a class folder is called on the page: WordNet ids by their name, ``_`` as spaces."""
+    """A class folder's name on the page: WordNet ids by their name, ``_`` as spaces."""
     return WNID_NAMES.get(folder, folder.replace("_", " "))
 
 
 def _has_images(folder: Path) -> bool:
-    return folder.is_dir() and any(p.is_dir() and any(p.iterdir()) for p in folder.iterdir())
+    return folder.is_dir() and any(p.is_dir() and any(p.iterdir())
+                                   for p in folder.iterdir())
 
 
 def _offline_folder() -> Path:
@@ -83,7 +91,7 @@ def _offline_folder() -> Path:
 
 
 def _download_imagenette() -> Path | None:
-    """Imagenette-160 from fast.ai on a first run (progress bar, once); ``None`` when offline."""
+    """Imagenette-160 from fast.ai on a first run (once); ``None`` when offline."""
     if os.environ.get(DOWNLOAD_VARIABLE, "1") == "0":
         return None
     from data_scripts.archives import DownloadError
@@ -92,39 +100,44 @@ def _download_imagenette() -> Path | None:
     try:
         return ensure_imagenette(data_root(), "160")
     except DownloadError as error:
-        warnings.warn(f"could not download Imagenette ({error}); falling back to the drawn "
-                      f"offline set, which is no photograph. {FETCH_HINT}", stacklevel=3)
+        warnings.warn(f"could not download Imagenette ({error}); falling back to the "
+                      f"drawn offline set, which is no photograph. {FETCH_HINT}",
+                      stacklevel=3)
         return None
 
 
 def _best_imagenette(root: Path, image_size: int) -> tuple[str, Path] | None:
     present = [v for v in IMAGENETTE_VARIANTS if _has_images(root / v / "train")]
-    big_enough = [v for v in present if IMAGENETTE_VARIANTS[v] >= resize_size(image_size)]
+    needed = resize_size(image_size)
+    big_enough = [v for v in present if IMAGENETTE_VARIANTS[v] >= needed]
     chosen = (big_enough or present[::-1] or [None])[0]
     return None if chosen is None else (chosen, root / chosen)
 
 
-def find_dataset(name: str | os.PathLike | None = None, image_size: int = 224) -> tuple[str, Path]:
+def find_dataset(name: str | os.PathLike | None = None,
+                 image_size: int = 224) -> tuple[str, Path]:
     """``(name, folder)`` of data set ``name``; ``None`` picks the best one available.
 
     Names: ``"imagenette"`` (the smallest variant whose images are at least
-    ``resize_size(image_size)`` pixels, else the largest), a variant (``"imagenette2-160"``,
-    ...), ``"mini-imagenet"``, ``"flowers17"``, ``"offline"``, or a folder. With ``None``
-    and nothing present, Imagenette-160 is downloaded (unless ``ALEXNET_DOWNLOAD=0`` or
-    offline: then the drawn set, with a warning).
+    ``resize_size(image_size)`` pixels, else the largest), a variant
+    (``"imagenette2-160"``, ...), ``"mini-imagenet"``, ``"flowers17"``, ``"offline"``,
+    or a folder. With ``None`` and nothing present, Imagenette-160 is downloaded (unless
+    ``ALEXNET_DOWNLOAD=0`` or offline: then the drawn set, with a warning).
     """
     root = data_root()
     if name is None or name == "imagenette":
         found = _best_imagenette(root, image_size)
-        if found is None and name is None and _has_images(root / "mini-imagenet" / "train"):
+        mini = _has_images(root / "mini-imagenet" / "train")
+        if found is None and name is None and mini:
             return "mini-imagenet", root / "mini-imagenet"
         if found is None and _download_imagenette() is not None:
             found = _best_imagenette(root, image_size)
         if found is not None:
             return found
         if name == "imagenette":
+            command = "python -m data_scripts.download_imagenette --variant 160"
             raise DataNotFoundError(f"no Imagenette under {root}; fetch it with "
-                                    "`python -m data_scripts.download_imagenette --variant 160`")
+                                    f"`{command}`")
         return "offline", _offline_folder()
     if name == "offline":
         return "offline", _offline_folder()
@@ -132,19 +145,23 @@ def find_dataset(name: str | os.PathLike | None = None, image_size: int = 224) -
         folder = root / str(name)
         if not _has_images(folder / "train"):
             variant = str(name).removeprefix("imagenette2").lstrip("-") or "full"
-            command = NAMED_SETS.get(str(name), f"download_imagenette --variant {variant}")
-            raise DataNotFoundError(f"data set {name!r} not found (or empty) at {folder}; "
-                                    f"make it with `python -m data_scripts.{command}`")
+            command = NAMED_SETS.get(str(name),
+                                     f"download_imagenette --variant {variant}")
+            raise DataNotFoundError(f"data set {name!r} not found (or empty) at "
+                                    f"{folder}; make it with `python -m "
+                                    f"data_scripts.{command}`")
         return str(name), folder
     folder = Path(name).expanduser()
     if not _has_images(folder):
-        raise DataNotFoundError(f"no class folders with images at {folder}; put images in "
-                                f"<folder>/<class>/ (or train/ and val/ of those), or {FETCH_HINT}")
+        raise DataNotFoundError(f"no class folders with images at {folder}; put images "
+                                f"in <folder>/<class>/ (or train/ and val/ of those), "
+                                f"or {FETCH_HINT}")
     return folder.name, folder
 
 
 def _class_files(folder: Path) -> tuple[list[Path], list[int], list[str]]:
-    classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    classes = sorted(p.name for p in folder.iterdir()
+                     if p.is_dir() and not p.name.startswith("."))
     files, labels = [], []
     for label, name in enumerate(classes):
         for path in sorted((folder / name).iterdir()):
@@ -155,10 +172,11 @@ def _class_files(folder: Path) -> tuple[list[Path], list[int], list[str]]:
 
 
 def list_files(folder: Path, seed: int = 2012, val_fraction: float = 0.2) -> FileSplits:
-    """The files and labels of a class-per-folder set (labels: index of the sorted class folder).
+    """The files and labels of a class-per-folder set (label: index of sorted folder).
 
-    ``folder`` holds ``train/<class>/`` and ``val/<class>/`` (or ``validation``), or the class
-    folders themselves, which are then split at random with ``seed`` (``val_fraction`` to val).
+    ``folder`` holds ``train/<class>/`` and ``val/<class>/`` (or ``validation``), or the
+    class folders themselves, which are then split at random with ``seed``
+    (``val_fraction`` to val).
     """
     folder = Path(folder)
     val_dir = next((folder / v for v in VAL_FOLDERS if (folder / v).is_dir()), None)
@@ -166,8 +184,8 @@ def list_files(folder: Path, seed: int = 2012, val_fraction: float = 0.2) -> Fil
         train_files, train_labels, classes = _class_files(folder / "train")
         val_files, val_labels, val_classes = _class_files(val_dir)
         if val_classes != classes:
-            raise ValueError(f"{folder}: train/ and {val_dir.name}/ hold different class "
-                             "folders; make them match")
+            raise ValueError(f"{folder}: train/ and {val_dir.name}/ hold different "
+                             "class folders; make them match")
         return FileSplits(train_files, train_labels, val_files, val_labels, classes)
     files, labels, classes = _class_files(folder)
     is_val = np.random.default_rng(seed).random(len(files)) < val_fraction

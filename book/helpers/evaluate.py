@@ -2,10 +2,12 @@
 
 Predictions over ``helpers.data.ImageBatches``, top-k accuracy, the paper's ten-view
 averaging, a confusion matrix and per-class accuracy, and nearest neighbours in the
-feature space of the last hidden layer (Figure 4). Models output logits ``(B, classes)``;
-the functions run on every Keras backend.
+feature space of the last hidden layer (Figure 4). Models output logits
+``(B, classes)``; the functions run on every Keras backend. The softmax is
+``helpers.layers.softmax``.
 
-Taught in ``book/09_evaluation.ipynb``; checked by ``tests/test_evaluate.py``.
+Taught in ``book/09_evaluation.ipynb``; checked by ``tests/portable/test_evaluate.py``
+(every backend) and ``tests/test_evaluate.py`` (against TensorFlow).
 """
 
 from __future__ import annotations
@@ -22,28 +24,37 @@ from helpers.model import network
 
 def batch_labels(batches: Any) -> np.ndarray:
     """The labels ``(N,)`` of every batch of ``batches``, in order."""
-    return np.concatenate([np.asarray(batches[i][1]) for i in range(len(batches))]).astype(np.int64)
+    labels = [np.asarray(batches[i][1]) for i in range(len(batches))]
+    return np.concatenate(labels).astype(np.int64)
 
 
 def predict(model: keras.Model, batches: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Logits ``(N, C)`` (float32) and labels ``(N,)`` over ``batches`` (inference: no dropout)."""
-    return np.asarray(model.predict(batches, verbose=0), np.float32), batch_labels(batches)
+    """Logits ``(N, C)`` (float32) and labels ``(N,)`` over ``batches`` (no dropout)."""
+    logits = np.asarray(model.predict(batches, verbose=0), np.float32)
+    return logits, batch_labels(batches)
 
 
-def features(model: keras.Model, batches: Any, layer: str = "fc7") -> tuple[np.ndarray, np.ndarray]:
-    """Activations of ``layer`` (default the 4096-d fc7, §6.1) over ``batches``: ``(N, D)``, labels."""
-    extractor = keras.Model(model.input, model.get_layer(layer).output, name=f"{model.name}_{layer}")
+def features(model: keras.Model, batches: Any,
+             layer: str = "fc7") -> tuple[np.ndarray, np.ndarray]:
+    """Activations ``(N, D)`` of ``layer`` over ``batches`` (default fc7, §6.1), labels.
+
+    The one feature extractor of the book: a model from ``model``'s input to the
+    layer's output, run at inference (no dropout, centre crops).
+    """
+    output = model.get_layer(layer).output
+    extractor = keras.Model(model.input, output, name=f"{model.name}_{layer}")
     return predict(extractor, batches)
 
 
-def predict_ten_view(model: keras.Model, batches: Any) -> tuple[np.ndarray, np.ndarray]:
-    """§4.1: softmax outputs averaged over the ten views of every image; ``(N, C)``, labels.
+def predict_ten_view(model: keras.Model,
+                     batches: Any) -> tuple[np.ndarray, np.ndarray]:
+    """§4.1: softmax outputs averaged over each image's ten views; ``(N, C)``, labels.
 
     "The network makes a prediction by extracting five 224x224 patches (the four corner
     patches and the center patch) as well as their horizontal reflections (hence ten
-    patches in all), and averaging the predictions made by the network's softmax layer on
-    the ten patches." ``model`` starts with a ``PaperAugmentation`` input stage (layer
-    ``"augment"``), whose ``views`` cuts the patches; the rest of the network scores them.
+    patches in all), and averaging the predictions made by the network's softmax layer
+    on the ten patches." ``model`` starts with a ``PaperAugmentation`` input stage
+    (layer ``"augment"``), whose ``views`` cuts the patches; the rest scores them.
     """
     stage, net = model.get_layer("augment"), network(model)
     probabilities = []
@@ -55,25 +66,27 @@ def predict_ten_view(model: keras.Model, batches: Any) -> tuple[np.ndarray, np.n
 
 
 def top_k_accuracy(scores: np.ndarray, labels: np.ndarray, k: int = 1) -> float:
-    """Fraction of rows whose label is among the ``k`` highest scores (ties: lower class first).
+    """Fraction of rows whose label is among the ``k`` highest scores.
 
-    ``scores: (N, C)`` (logits or probabilities), ``labels: (N,)``. §2: the top-5 error rate
-    "is the fraction of test images for which the correct label is not among the five
-    labels considered most probable by the model".
+    ``scores: (N, C)`` (logits or probabilities), ``labels: (N,)``; ties go to the lower
+    class. §2: "the top-5 error rate is the fraction of test images for which the
+    correct label is not among the five labels considered most probable by the model";
+    the top-5 accuracy is one minus it.
     """
     scores, labels = np.asarray(scores), np.asarray(labels)
     if scores.ndim != 2 or labels.shape != (scores.shape[0],):
         raise ValueError(f"top_k_accuracy: need scores (N, C) and labels (N,), "
                          f"got {scores.shape} and {labels.shape}")
     if not 1 <= k <= scores.shape[1]:
-        raise ValueError(f"top_k_accuracy: k must be in 1..{scores.shape[1]} (the number of "
-                         f"classes), got {k}")
+        raise ValueError(f"top_k_accuracy: k must be in 1..{scores.shape[1]} (the "
+                         f"number of classes), got {k}")
     top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     return float((top == labels[:, None]).any(axis=1).mean())
 
 
-def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, class_names: list[str]) -> pd.DataFrame:
-    """Counts ``(C, C)``: rows are true classes, columns predicted classes, named by ``class_names``."""
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray,
+                     class_names: list[str]) -> pd.DataFrame:
+    """Counts ``(C, C)``: rows are true classes, columns predicted ones, both named."""
     c = len(class_names)
     counts = np.zeros((c, c), dtype=np.int64)
     np.add.at(counts, (np.asarray(labels), np.asarray(predictions)), 1)
@@ -82,33 +95,40 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, class_names: l
 
 
 def per_class_accuracy(confusion: pd.DataFrame) -> pd.Series:
-    """Top-1 accuracy of each true class (the diagonal over the row sums), lowest first."""
+    """Top-1 accuracy of each true class (diagonal over row sums), lowest first."""
     totals = confusion.sum(axis=1).replace(0, np.nan)
-    return (pd.Series(np.diag(confusion.to_numpy()), index=confusion.index) / totals).sort_values()
+    hits = pd.Series(np.diag(confusion.to_numpy()), index=confusion.index)
+    return (hits / totals).sort_values()
 
 
-def nearest_neighbours(queries: np.ndarray, bank: np.ndarray, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    """Indices and Euclidean distances of the ``k`` rows of ``bank`` closest to each query.
+def nearest_neighbours(queries: np.ndarray, bank: np.ndarray,
+                       k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and Euclidean distances of the ``k`` rows of ``bank`` nearest each query.
 
     §6.1, Figure 4: "If two images produce feature activation vectors with a small
-    Euclidean separation, we can say that the higher levels of the neural network consider
-    them to be similar." ``queries: (Q, D)``, ``bank: (N, D)``; returns ``(Q, k)`` each.
+    Euclidean separation, we can say that the higher levels of the neural network
+    consider them to be similar." ``queries: (Q, D)``, ``bank: (N, D)``; returns
+    ``(Q, k)`` each, nearest first.
     """
     q, b = np.asarray(queries, np.float64), np.asarray(bank, np.float64)
-    if q.ndim != 2 or q.shape[1:] != b.shape[1:]:
+    if q.ndim != 2 or b.ndim != 2 or q.shape[1] != b.shape[1]:
         raise ValueError(f"nearest_neighbours: need queries (Q, D) and bank (N, D), "
                          f"got {q.shape} and {b.shape}")
     if not 1 <= k <= len(b):
-        raise ValueError(f"nearest_neighbours: k must be in 1..{len(b)} (the bank size), got {k}")
+        raise ValueError(f"nearest_neighbours: k must be in 1..{len(b)} (the bank "
+                         f"size), got {k}")
     squared = (q**2).sum(1)[:, None] - 2 * q @ b.T + (b**2).sum(1)[None, :]
     distances = np.sqrt(np.maximum(squared, 0.0))
     indices = np.argsort(distances, axis=1, kind="stable")[:, :k]
     return indices, np.take_along_axis(distances, indices, axis=1)
 
 
-def summary_table(rows: dict[str, tuple[np.ndarray, np.ndarray]], k: int = 5) -> pd.DataFrame:
-    """Top-1 and top-k accuracy (%) for each named ``(scores, labels)`` pair, one row each."""
-    table = {name: {"top-1 (%)": 100 * top_k_accuracy(s, y, 1),
-                    f"top-{k} (%)": 100 * top_k_accuracy(s, y, min(k, np.asarray(s).shape[1]))}
-             for name, (s, y) in rows.items()}
+def summary_table(rows: dict[str, tuple[np.ndarray, np.ndarray]],
+                  k: int = 5) -> pd.DataFrame:
+    """Top-1 and top-k accuracy (%) of each named ``(scores, labels)``, one row each."""
+    table = {}
+    for name, (scores, labels) in rows.items():
+        top_k = min(k, np.asarray(scores).shape[1])
+        table[name] = {"top-1 (%)": 100 * top_k_accuracy(scores, labels, 1),
+                       f"top-{k} (%)": 100 * top_k_accuracy(scores, labels, top_k)}
     return pd.DataFrame(table).T.round(2)

@@ -1,21 +1,24 @@
 """Small-CNN experiments for the building-block chapters (ReLU vs tanh, dropout).
 
 The paper's Figure 1 trains "a four-layer convolutional neural network" on CIFAR-10 with
-ReLU and with tanh units and counts the epochs each needs to reach 25 % training error
-(§3.1). This module holds that network, a training loop that records the error per epoch
-and the time it took, the learning-rate search and the epochs-to-threshold measurement.
-The dropout chapter reuses the loop with dropout in two fully connected layers (§4.2).
+ReLU and with tanh units and counts the epochs each needs to reach 25% training error
+(§3.1). This module holds that network (three convolutions and a classifier, like the
+CIFAR-10 nets of cuda-convnet, the paper's code), a training loop that records the error
+per epoch and the time it took, the learning-rate search (the rate that reaches the
+threshold in the fewest epochs) and the epochs-to-threshold measurement. The dropout
+chapter reuses the loop with dropout in two fully connected layers (§4.2).
 Everything is ``keras`` and NumPy: it runs on every backend.
 
 Taught in ``book/02_relu_vs_tanh.ipynb`` and ``book/05_dropout.ipynb``; checked by
-``tests/test_experiments.py``.
+``tests/portable/test_experiments.py`` (any backend) and ``tests/test_experiments.py``
+(against TensorFlow's autodiff).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
@@ -27,139 +30,222 @@ CIFAR10_CACHE = Path("~/.keras/datasets/cifar-10-batches-py").expanduser()
 
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_error", "val_error", "seconds"]
 
+CUDA_CONVNET_STD = (1e-4, 1e-2, 1e-2, 1e-2)
+"""Weight std of conv1, conv2, conv3 and the classifier in cuda-convnet's four-layer
+CIFAR-10 net (``layers-18pct.cfg``: ``initW``), biases zero."""
+
 
 @dataclass(frozen=True)
 class ExperimentData:
-    """Images for a small experiment: float32 in [0, 1], ``(N, S, S, 3)``, int32 labels ``(N,)``."""
+    """Images for a small experiment.
 
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
+    ``x_train: (N, S, S, 3)`` and ``x_val`` float32 in [0, 1]; ``y_train: (N,)`` and
+    ``y_val`` int32 labels; ``description`` names the data set, ``is_real`` is False for
+    the drawn offline set.
+    """
+
+    x_train: np.ndarray = field(repr=False)
+    y_train: np.ndarray = field(repr=False)
+    x_val: np.ndarray = field(repr=False)
+    y_val: np.ndarray = field(repr=False)
     description: str
     is_real: bool = True
+
+    @property
+    def name(self) -> str:
+        """The data set's name, as its description begins: "Imagenette-160", ..."""
+        return self.description.split(",")[0]
+
+
+def _cifar10(image_size: int, subset_size: int | None, seed: int) -> ExperimentData:
+    (x_train, y_train), (x_val, y_val) = keras.datasets.cifar10.load_data()
+    if subset_size is not None:
+        rng = np.random.default_rng(seed)
+        keep = np.sort(rng.permutation(len(x_train))[:subset_size])
+        x_train, y_train = x_train[keep], y_train[keep]
+
+    def scaled(x: np.ndarray) -> np.ndarray:
+        x = x.astype("float32") / 255.0
+        if image_size == x.shape[1]:
+            return x
+        return keras.ops.convert_to_numpy(keras.ops.image.resize(x, (image_size,) * 2))
+
+    description = (f"CIFAR-10 (Keras cache), {len(x_train):,} train / {len(x_val):,} "
+                   f"test images, {image_size} px")
+    return ExperimentData(scaled(x_train), y_train.ravel().astype("int32"),
+                          scaled(x_val), y_val.ravel().astype("int32"), description)
 
 
 def load_experiment_data(image_size: int, subset_size: int | None, seed: int = 2012,
                          prefer_cifar10: bool = True) -> ExperimentData:
-    """CIFAR-10 if Keras has it cached (Figure 1's data), else the book's photographs at ``image_size``.
+    """CIFAR-10 if Keras has it cached (Figure 1's data), else the book's photographs.
 
-    CIFAR-10 is only read from Keras' cache (no download is attempted); otherwise the best
-    data set of ``helpers.data.load_dataset`` is used (Imagenette when installed), centre crops.
+    CIFAR-10 is only read from Keras' cache (no download is attempted); otherwise the
+    best data set of ``helpers.data.load_dataset`` is used (Imagenette when installed):
+    centre crops of ``image_size`` pixels, ``subset_size`` training images drawn with
+    ``seed`` (``None``: all), every validation image.
     """
     if prefer_cifar10 and CIFAR10_CACHE.is_dir():
-        (x_train, y_train), (x_val, y_val) = keras.datasets.cifar10.load_data()
-        if subset_size is not None:
-            keep = np.random.default_rng(seed).permutation(len(x_train))[:subset_size]
-            x_train, y_train = x_train[keep], y_train[keep]
-        x_train, x_val = (keras.ops.convert_to_numpy(keras.ops.image.resize(
-            x.astype("float32") / 255.0, (image_size, image_size))) if image_size != 32
-            else x.astype("float32") / 255.0 for x in (x_train, x_val))
-        return ExperimentData(x_train, y_train.ravel().astype("int32"), x_val,
-                              y_val.ravel().astype("int32"),
-                              f"CIFAR-10 (Keras cache), {len(x_train):,} train / {len(x_val):,} "
-                              f"test images, {image_size} px")
+        return _cifar10(image_size, subset_size, seed)
     from helpers.data import load_dataset
 
     splits = load_dataset(image_size=image_size, subset_size=subset_size, seed=seed)
+    description = f"{splits.source.description}, centre crops of {image_size} px"
     return ExperimentData(splits.centre_crops("train"), splits.train.labels,
-                          splits.centre_crops("val"), splits.val.labels,
-                          f"{splits.source.description}, centre crops of {image_size} px",
+                          splits.centre_crops("val"), splits.val.labels, description,
                           splits.source.is_real)
 
 
-def small_cnn(input_shape: tuple[int, int, int], num_classes: int, activation: str = "relu", *,
-              widths: tuple[int, int, int] = (32, 32, 64), dense_units: int = 0,
-              dropout_rate: float = 0.0, seed: int = 2012) -> keras.Model:
-    """A four-layer CNN like Figure 1's: three 5x5 convolutions, each max-pooled 3/2, and a classifier.
-
-    ``input_shape``: (S, S, C). Kernels are Glorot-uniform with seeds fixed per layer, so two
-    networks built with the same seed start from identical weights whatever their
-    ``activation``. With ``dense_units > 0`` two fully connected hidden layers of that width
-    come before the classifier, each followed by ``Dropout(dropout_rate)`` as fc6/fc7 (§4.2).
-    Returns logits.
-    """
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"small_cnn: activation {activation!r} is unknown; use one of {sorted(ACTIVATIONS)}")
-    if not 0.0 <= dropout_rate < 1.0:
-        raise ValueError(f"small_cnn: dropout_rate must be in [0, 1), got {dropout_rate}")
-
-    def init(index: int) -> keras.initializers.Initializer:
+def _initializer(kernel_std: Sequence[float] | None, index: int,
+                 seed: int) -> keras.initializers.Initializer:
+    """Glorot-uniform (``kernel_std=None``) or N(0, std**2), seeded per layer."""
+    if kernel_std is None:
         return keras.initializers.GlorotUniform(seed=seed + index)
+    std = kernel_std[min(index, len(kernel_std) - 1)]  # the last std: every dense layer
+    return keras.initializers.RandomNormal(stddev=std, seed=seed + index)
+
+
+POOLS = {"max": keras.layers.MaxPooling2D, "avg": keras.layers.AveragePooling2D}
+
+
+def small_cnn(input_shape: tuple[int, int, int], num_classes: int,
+              activation: str = "relu", *, widths: Sequence[int] = (32, 32, 64),
+              pooling: Sequence[str] = ("max", "max", "max"),
+              kernel_std: Sequence[float] | None = CUDA_CONVNET_STD,
+              dense_units: int = 0, dropout_rate: float = 0.0,
+              seed: int = 2012) -> keras.Model:
+    """Figure 1's four-layer CNN: three 5x5 convolutions, each pooled 3/2, a classifier.
+
+    ``input_shape``: (S, S, C); returns logits ``(batch, num_classes)``. The layout is
+    cuda-convnet's CIFAR-10 net: 'same' 5x5 convolutions of ``widths`` filters, 3x3
+    pooling with stride 2 (``pooling``: "max" as in §3.4, or "avg"), zero biases and
+    weights N(0, std**2) with ``kernel_std`` = one std per convolution, then one for
+    every fully connected layer (``None``: Glorot-uniform). Initialisers are seeded per
+    layer, so two networks built with the same seed start from identical weights
+    whatever their ``activation``. With ``dense_units > 0`` two fully connected hidden
+    layers of that width come before the classifier, each followed by
+    ``Dropout(dropout_rate)``, as fc6 and fc7 (§4.2).
+    """
+    _check_network(activation, widths, pooling, kernel_std, dropout_rate)
+    def init(index: int) -> keras.initializers.Initializer:
+        return _initializer(kernel_std, index, seed)
 
     layers: list = [keras.Input(input_shape)]
-    for index, width in enumerate(widths):
+    for index, (width, pool) in enumerate(zip(widths, pooling, strict=True)):
         layers += [keras.layers.Conv2D(width, 5, padding="same", activation=activation,
-                                       kernel_initializer=init(index), name=f"conv{index + 1}"),
-                   keras.layers.MaxPooling2D(3, 2, padding="same", name=f"pool{index + 1}")]
+                                       kernel_initializer=init(index),
+                                       name=f"conv{index + 1}"),
+                   POOLS[pool](3, 2, padding="same", name=f"pool{index + 1}")]
     layers.append(keras.layers.Flatten(name="flatten"))
-    for index in range(2 if dense_units else 0):
+    n = len(widths)
+    for index in range(n, n + 2 if dense_units else n):
         layers.append(keras.layers.Dense(dense_units, activation=activation,
-                                         kernel_initializer=init(10 + index), name=f"fc{index + 1}"))
+                                         kernel_initializer=init(index),
+                                         name=f"fc{index + 1}"))
         if dropout_rate > 0:
-            layers.append(keras.layers.Dropout(dropout_rate, seed=seed + 20 + index, name=f"drop{index + 1}"))
-    layers.append(keras.layers.Dense(num_classes, kernel_initializer=init(30), name="logits"))
+            layers.append(keras.layers.Dropout(dropout_rate, seed=seed + 20 + index,
+                                               name=f"drop{index + 1}"))
+    layers.append(keras.layers.Dense(num_classes, kernel_initializer=init(n + 2),
+                                     name="logits"))
     return keras.Sequential(layers, name=f"small_cnn_{activation}")
 
 
-def evaluate_error(model: keras.Model, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Mean cross-entropy and error rate of a compiled ``model`` in inference mode (no dropout)."""
-    loss, accuracy = model.evaluate(x, y, batch_size=500, verbose=0)
-    return float(loss), 1.0 - float(accuracy)
+def _check_network(activation: str, widths: Sequence[int], pooling: Sequence[str],
+                   kernel_std: Sequence[float] | None, dropout_rate: float) -> None:
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"small_cnn: activation {activation!r} is unknown; "
+                         f"use one of {sorted(ACTIVATIONS)}")
+    if len(pooling) != len(widths) or not set(pooling) <= set(POOLS):
+        raise ValueError(f"small_cnn: pooling {tuple(pooling)} must name one of "
+                         f"{sorted(POOLS)} for each of the {len(widths)} convolutions")
+    if kernel_std is not None and len(kernel_std) != len(widths) + 1:
+        raise ValueError(f"small_cnn: kernel_std needs {len(widths) + 1} values (one "
+                         "per convolution, then one for the dense layers), got "
+                         f"{kernel_std}")
+    if not 0.0 <= dropout_rate < 1.0:
+        raise ValueError(f"small_cnn: dropout_rate must be in [0, 1), "
+                         f"got {dropout_rate}")
 
 
-def train_with_history(model: keras.Model, x_train: np.ndarray, y_train: np.ndarray, *, epochs: int,
-                       batch_size: int, learning_rate: float, momentum: float = 0.9,
-                       x_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
-                       seed: int = 2012, eval_size: int | None = None) -> pd.DataFrame:
-    """Train ``model`` with SGD + momentum (§5: 0.9), no regularisation, recording every epoch.
+# --- Training and measuring -----------------------------------------------------------
 
-    ``x_train: (N, S, S, C)``, ``y_train: (N,)``. Every model sees the images in the same order
-    (our own seeded shuffle). After each epoch the training error is measured in inference
-    mode on the training set (or a fixed random sample of ``eval_size`` images). Returns the
-    columns ``epoch`` (from 1), ``train_loss``, ``train_error``, ``val_error`` (NaN without
-    validation data) and ``seconds`` (cumulative training time, measurements excluded).
+def evaluate_error(model: keras.Model, x: np.ndarray, y: np.ndarray,
+                   batch_size: int = 500) -> tuple[float, float]:
+    """Mean cross-entropy and error rate of ``model`` on ``x: (N, ...)``, ``y: (N,)``.
+
+    Inference mode (no dropout), in batches of ``batch_size``.
     """
-    if epochs < 1 or batch_size < 1:
-        raise ValueError(f"train_with_history: epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
-    if len(x_train) != len(y_train):
-        raise ValueError(f"train_with_history: {len(x_train)} images but {len(y_train)} labels; "
-                         "pass matching arrays")
+    logits = np.concatenate([np.asarray(model.predict_on_batch(x[i:i + batch_size]))
+                             for i in range(0, len(x), batch_size)])
+    loss = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
+    return (float(np.mean(keras.ops.convert_to_numpy(loss))),
+            float(np.mean(logits.argmax(axis=1) != y)))
+
+
+def train_with_history(model: keras.Model, x_train: np.ndarray, y_train: np.ndarray, *,
+                       epochs: int, batch_size: int, learning_rate: float,
+                       momentum: float = 0.9, x_val: np.ndarray | None = None,
+                       y_val: np.ndarray | None = None, seed: int = 2012,
+                       eval_size: int | None = None,
+                       stop_at: float | None = None) -> pd.DataFrame:
+    """Train ``model`` with SGD and momentum (§5: 0.9), no regularisation, per epoch.
+
+    ``x_train: (N, S, S, C)``, ``y_train: (N,)``. Every model sees the images in the
+    same order (our own seeded shuffle). After each epoch the training error is
+    measured in inference mode on the training set (or a fixed sample of ``eval_size``
+    images); the run stops early once it is at or below ``stop_at``, or when the loss
+    diverges. Returns the columns of ``HISTORY_COLUMNS``: ``epoch`` (from 1),
+    ``train_loss``, ``train_error``, ``val_error`` (NaN without validation data) and
+    ``seconds``: the processor time spent training so far (all the process's threads,
+    the measurements excluded), which other programs on the machine barely change.
+    """
+    _check_training(x_train, y_train, epochs, batch_size)
     model.compile(optimizer=keras.optimizers.SGD(learning_rate, momentum=momentum),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     rng = np.random.default_rng(seed)
-    sample = np.sort(rng.permutation(len(x_train))[:eval_size]) if eval_size else np.arange(len(x_train))
+    sample = np.sort(rng.permutation(len(x_train))[:eval_size or len(x_train)])
     rows, elapsed = [], 0.0
     for epoch in range(1, epochs + 1):
         order = rng.permutation(len(x_train))  # the same order for every model
-        start = time.perf_counter()
-        model.fit(x_train[order], y_train[order], batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
-        elapsed += time.perf_counter() - start
+        start = time.process_time()
+        for first in range(0, len(order), batch_size):  # one SGD step per minibatch
+            batch = order[first:first + batch_size]
+            model.train_on_batch(x_train[batch], y_train[batch])
+        elapsed += time.process_time() - start
         loss, train_error = evaluate_error(model, x_train[sample], y_train[sample])
-        val_error = np.nan if x_val is None or y_val is None else evaluate_error(model, x_val, y_val)[1]
+        val_error = np.nan if x_val is None else evaluate_error(model, x_val, y_val)[1]
         rows.append((epoch, loss, train_error, val_error, elapsed))
-        if not np.isfinite(loss):
-            break  # diverged: the learning rate is too large; the history says so
+        if not np.isfinite(loss) or (stop_at is not None and train_error <= stop_at):
+            break  # diverged (the learning rate is too large), or reached the threshold
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
 
 
+def _check_training(x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int) -> None:
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"train_with_history: epochs and batch_size must be >= 1, "
+                         f"got {epochs} and {batch_size}")
+    if len(x) != len(y):
+        raise ValueError(f"train_with_history: {len(x)} images but {len(y)} labels; "
+                         "pass matching arrays")
+
+
 def epochs_to_threshold(errors: Sequence[float], threshold: float) -> int | None:
-    """The first epoch (1-based) whose error is at or below ``threshold``; None if never."""
+    """The first epoch (1-based) whose error is <= ``threshold``; None if never."""
     for epoch, error in enumerate(errors, start=1):
         if error <= threshold:
             return epoch
     return None
 
 
-def seconds_to_threshold(
-    history: pd.DataFrame, threshold: float, column: str = "train_error"
-) -> float | None:
-    """Cumulative training seconds when ``history[column]`` first reaches ``threshold``; None if never."""
+def seconds_to_threshold(history: pd.DataFrame, threshold: float,
+                         column: str = "train_error") -> float | None:
+    """Seconds until ``history[column]`` first reaches ``threshold``; or None."""
     epoch = epochs_to_threshold(history[column].to_numpy(), threshold)
     return None if epoch is None else float(history["seconds"].iloc[epoch - 1])
 
 
-def common_threshold(histories: Sequence[pd.DataFrame], target: float, column: str = "train_error") -> float:
+def common_threshold(histories: Sequence[pd.DataFrame], target: float,
+                     column: str = "train_error") -> float:
     """``target`` if every run reaches it, else the lowest error all runs reached.
 
     That is the largest of the runs' best errors, so every run crosses the returned
@@ -171,9 +257,8 @@ def common_threshold(histories: Sequence[pd.DataFrame], target: float, column: s
     return target if reachable <= target else reachable
 
 
-def speedup_table(
-    histories: dict[str, pd.DataFrame], threshold: float, column: str = "train_error"
-) -> pd.DataFrame:
+def speedup_table(histories: dict[str, pd.DataFrame], threshold: float,
+                  column: str = "train_error") -> pd.DataFrame:
     """Epochs and seconds each run needed to reach ``threshold``, one row per run."""
     rows = {name: {"epochs": epochs_to_threshold(h[column].to_numpy(), threshold),
                    "seconds": seconds_to_threshold(h, threshold, column),
@@ -182,43 +267,69 @@ def speedup_table(
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def learning_rate_sweep(
-    build: Callable[[], keras.Model], x: np.ndarray, y: np.ndarray, learning_rates: Sequence[float], *,
-    epochs: int, batch_size: int, seed: int = 2012,
-) -> pd.DataFrame:
-    """Train a fresh ``build()`` model per learning rate; the final training loss and error of each.
+@dataclass(frozen=True)
+class Sweep:
+    """What ``learning_rate_sweep`` returns: ``table`` (one row per learning rate),
+    ``histories`` (learning rate -> ``train_with_history`` frame), ``best``, the rate
+    that reached the threshold in the fewest epochs, and ``model``, trained with it."""
 
-    ``build``: a function with no arguments that returns a new, identically initialised
-    model. Returns a DataFrame indexed by learning rate with ``train_loss`` and
-    ``train_error``; a diverged run counts as loss ``inf`` and error 1.0, so
-    ``sweep["train_loss"].idxmin()`` is the rate that trained fastest.
+    table: pd.DataFrame
+    histories: dict[float, pd.DataFrame] = field(repr=False)
+    best: float
+    model: keras.Model = field(repr=False)
+
+
+def learning_rate_sweep(build: Callable[[], keras.Model], x: np.ndarray, y: np.ndarray,
+                        learning_rates: Sequence[float], *, threshold: float,
+                        max_epochs: int, batch_size: int, seed: int = 2012,
+                        eval_size: int | None = None) -> Sweep:
+    """Train a fresh ``build()`` per learning rate until it reaches ``threshold``.
+
+    Figure 1's criterion: the best rate is the one that reaches ``threshold`` in the
+    fewest epochs (ties: the lower error then; if no rate reaches it, the lowest error).
+    A run stops when it reaches the threshold or can no longer beat the best so far, so
+    the order of ``learning_rates`` changes the cost, not the winner. ``build``: a
+    function with no arguments returning an identically initialised model. ``table``
+    (sorted by rate) has ``epochs`` (to the threshold, NaN if never), ``seconds`` and
+    ``error`` (the last one measured).
     """
-    rows = {}
+    histories, models, rows, budget = {}, {}, {}, max_epochs
     for rate in learning_rates:
-        history = train_with_history(build(), x, y, epochs=epochs, batch_size=batch_size,
-                                     learning_rate=rate, seed=seed)
-        loss = float(history["train_loss"].iloc[-1])
-        finite = np.isfinite(loss) and len(history) == epochs
-        rows[rate] = {"train_loss": loss if finite else np.inf,
-                      "train_error": float(history["train_error"].iloc[-1]) if finite else 1.0}
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("learning_rate")
+        models[rate] = build()
+        history = train_with_history(models[rate], x, y, epochs=budget,
+                                     learning_rate=rate, batch_size=batch_size,
+                                     seed=seed, eval_size=eval_size, stop_at=threshold)
+        epochs = epochs_to_threshold(history["train_error"].to_numpy(), threshold)
+        histories[rate] = history
+        rows[rate] = {"epochs": epochs,
+                      "seconds": seconds_to_threshold(history, threshold),
+                      "error": float(history["train_error"].iloc[-1])}
+        budget = min(budget, epochs or budget)  # a later rate must beat this to win
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("learning_rate")
+    table = table.astype({"epochs": float}).sort_index()
+    reached = table["epochs"].notna()
+    ranked = table[reached] if reached.any() else table
+    order = ["epochs", "error"] if reached.any() else ["error"]
+    best = ranked.sort_values(order, kind="stable").index[0]
+    return Sweep(table, histories, float(best), models[best])
 
 
-# --- Activations (§3.1) ------------------------------------------------------------
+# --- Activations (§3.1) ---------------------------------------------------------------
 
 ACTIVATIONS = {
     "relu": (lambda z: np.maximum(z, 0.0), lambda z: (z > 0).astype(z.dtype)),
     "tanh": (np.tanh, lambda z: 1.0 - np.tanh(z) ** 2),
-    "sigmoid": (lambda z: 1.0 / (1.0 + np.exp(-z)), lambda z: np.exp(-z) / (1.0 + np.exp(-z)) ** 2),
+    "sigmoid": (lambda z: 1.0 / (1.0 + np.exp(-z)),
+                lambda z: np.exp(-z) / (1.0 + np.exp(-z)) ** 2),
 }
-"""name -> (f, f'), NumPy, element-wise: the non-saturating ReLU and two saturating units."""
+"""name -> (f, f'), NumPy, element-wise: the non-saturating ReLU and two saturating
+units."""
 
 
-def gradient_norms_through_stack(
-    activation: str, depth: int = 20, width: int = 256, batch: int = 64, weight_std: float = 1.0,
-    seed: int = 2012,
-) -> np.ndarray:
-    """Backpropagate through ``depth`` dense layers of ``activation``; the gradient's size per layer.
+def gradient_norms_through_stack(activation: str, depth: int = 20, width: int = 256,
+                                 batch: int = 64, weight_std: float = 1.0,
+                                 seed: int = 2012) -> np.ndarray:
+    """Backpropagate through ``depth`` dense layers of ``activation``: the gradients.
 
     Weights are drawn N(0, weight_std**2 / width) (the same draws for every activation),
     inputs N(0, 1) of shape ``(batch, width)``, and the output gradient is all ones.
@@ -226,11 +337,12 @@ def gradient_norms_through_stack(
     layer's input, the first layer first: how much signal reaches the early layers.
     """
     if activation not in ACTIVATIONS:
-        raise ValueError(
-            f"gradient_norms_through_stack: unknown activation {activation!r}; use {sorted(ACTIVATIONS)}")
+        raise ValueError(f"gradient_norms_through_stack: unknown activation "
+                         f"{activation!r}; use one of {sorted(ACTIVATIONS)}")
     f, df = ACTIVATIONS[activation]
     rng = np.random.default_rng(seed)
-    weights = [rng.normal(0.0, weight_std / np.sqrt(width), (width, width)) for _ in range(depth)]
+    weights = [rng.normal(0.0, weight_std / np.sqrt(width), (width, width))
+               for _ in range(depth)]
     h, pre = rng.normal(size=(batch, width)), []
     for w in weights:
         pre.append(h @ w)

@@ -5,6 +5,9 @@ variables, for example to a larger disk or to Google Drive on Colab:
 
 - ``ALEXNET_DATA``: data sets (Imagenette, mini-ImageNet, the offline set).
 - ``ALEXNET_ARTIFACTS``: checkpoints, histories and caches the chapters write.
+
+The book's own small tables live in ``BOOK_DATA`` (``book/data``), committed with it.
+Checked by ``tests/portable/test_paths.py``.
 """
 
 from __future__ import annotations
@@ -24,5 +27,6 @@ def data_root() -> Path:
 
 
 def artifacts_root() -> Path:
-    """The folder for checkpoints and caches: ``$ALEXNET_ARTIFACTS``, else ``<repo>/_artifacts``."""
-    return Path(os.environ.get("ALEXNET_ARTIFACTS") or REPO_ROOT / "_artifacts").expanduser()
+    """Checkpoints and caches: ``$ALEXNET_ARTIFACTS``, else ``<repo>/_artifacts``."""
+    folder = os.environ.get("ALEXNET_ARTIFACTS") or REPO_ROOT / "_artifacts"
+    return Path(folder).expanduser()

@@ -12,9 +12,9 @@ DEFAULT_SEED = 2012
 def set_seed(seed: int = DEFAULT_SEED, deterministic_ops: bool = True) -> int:
     """Seed Python's ``random``, NumPy and the Keras backend with ``seed``; returns it.
 
-    With ``deterministic_ops`` the backend also picks deterministic kernels (TensorFlow's op
-    determinism; PyTorch's deterministic algorithms; JAX is deterministic on a CPU), so
-    the same seed on the same CPU gives the same numbers run after run.
+    With ``deterministic_ops`` the backend also picks deterministic kernels
+    (TensorFlow's op determinism; PyTorch's deterministic algorithms; JAX is
+    deterministic on a CPU), so the same seed on the same CPU gives the same numbers.
     """
     import keras
 

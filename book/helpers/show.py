@@ -22,15 +22,15 @@ from IPython.display import HTML, Code, display
 from helpers.profile import Profile, describe
 
 DRAWN_DATA_WARNING = (
-    "These results come from the offline set of drawn shapes, not from photographs: no real "
-    "images were found and none could be downloaded. Their accuracies say nothing about "
-    "ImageNet. Install Imagenette with `python -m data_scripts.download_imagenette "
-    "--variant 160` and build again."
+    "These results come from the offline set of drawn shapes, not from photographs: "
+    "no real images were found and none could be downloaded. Their accuracies say "
+    "nothing about ImageNet. Install Imagenette with `python -m "
+    "data_scripts.download_imagenette --variant 160` and build again."
 )
 
 
 def source_of(obj: Any, *, skip_docstring: bool = False) -> str:
-    """The source of a function, class or method, dedented (optionally without its docstring)."""
+    """The source of a function, class or method, dedented (optionally no docstring)."""
     text = textwrap.dedent(inspect.getsource(obj))
     definition = ast.parse(text).body[0]
     if not skip_docstring or ast.get_docstring(definition) is None:
@@ -41,13 +41,13 @@ def source_of(obj: Any, *, skip_docstring: bool = False) -> str:
 
 
 def show_source(*objects: Any, skip_docstring: bool = False) -> Code:
-    """The source of ``objects`` (functions, classes, methods) as a highlighted code block."""
-    return Code("\n\n".join(source_of(o, skip_docstring=skip_docstring) for o in objects),
-                language="python")
+    """The source of ``objects`` (functions, classes, methods) in one code block."""
+    sources = [source_of(o, skip_docstring=skip_docstring) for o in objects]
+    return Code("\n\n".join(sources), language="python")
 
 
 def show_context(data: Any = None, profile: Profile | None = None) -> None:
-    """Print the run context (profile, device, versions, data); warn visibly on drawn data.
+    """Print the run context (profile, device, versions, data); warn on drawn data.
 
     ``data``: a ``DataSource`` (its description is printed), a description string, or
     ``None`` for a chapter that loads no data set.
@@ -55,5 +55,6 @@ def show_context(data: Any = None, profile: Profile | None = None) -> None:
     description = getattr(data, "description", data)
     print(describe(**({"data": description} if description else {}), profile=profile))
     if getattr(data, "is_real", True) is False:
-        display(HTML('<div class="admonition warning"><p class="admonition-title">Drawn '
-                     f'shapes, not photographs</p><p>{html.escape(DRAWN_DATA_WARNING)}</p></div>'))
+        title = '<p class="admonition-title">Drawn shapes, not photographs</p>'
+        text = f"<p>{html.escape(DRAWN_DATA_WARNING)}</p>"
+        display(HTML(f'<div class="admonition warning">{title}{text}</div>'))

@@ -4,22 +4,28 @@
 backend, steps ``PlateauSchedule`` on the validation error after every epoch, and keeps,
 under ``artifacts_root()/<run name>/``:
 
-- ``state.json``: completed epochs, history rows, schedule and early-stopping state and the
-  name of the weights file; replaced atomically at the end of every epoch: the commit point;
-- ``epoch-NNN.weights.h5``: the model's and the optimiser's variables (momentum included)
-  after the last committed epoch; ``best.weights.h5``: a hard link to the epoch file with
-  the lowest validation error (no second copy of the model is written);
-- ``history.csv``: one row per epoch.
+- ``state.json``: completed epochs, history rows, schedule and early-stopping state and
+  the name of the weights file; replaced atomically at the end of every epoch: the
+  commit point;
+- ``epoch-NNN.weights.h5``: the model's and the optimiser's variables (momentum, step
+  count and the random generators' states included) after the last committed epoch;
+  ``best.weights.h5``: a hard link to the epoch file with the lowest validation error
+  (no second copy of the model is written);
+- ``history.csv``: one row per epoch (wall and CPU seconds, images/s, the checkpoint's
+  own seconds ``checkpoint_s``).
 
-Run the same call again after a crash, a killed process or a closed notebook and it goes on
-at the first epoch not yet committed, with the same batches: no epoch lost or repeated.
-``train_alexnet`` is the one call the chapters use to train (or reload) AlexNet.
+Run the same call again after a crash, a killed process or a closed notebook and it goes
+on at the first epoch not yet committed, with the same batches: no epoch lost or
+repeated. ``train_alexnet`` is the one call the chapters use to train (or reload)
+AlexNet.
 
-Taught in ``book/08_training.ipynb``; checked by ``tests/test_train.py``.
+Taught in ``book/08_training.ipynb``; checked by ``tests/portable/test_train.py`` (on
+every backend) and ``tests/test_train.py``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -30,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 import pandas as pd
 from keras import ops
 
@@ -42,7 +49,7 @@ STATE_FILE, HISTORY_FILE, BEST_WEIGHTS = "state.json", "history.csv", "best.weig
 
 @dataclass
 class EarlyStopper:
-    """Stop after ``patience`` epochs without a lower validation error (``None``: never)."""
+    """Stop after ``patience`` epochs without a lower error (None: never)."""
 
     patience: int | None = None
     min_delta: float = 1e-4
@@ -62,8 +69,12 @@ class EarlyStopper:
 
 @dataclass(frozen=True)
 class TrainingResult:
-    """What ``train_model`` returns: the model, one history row per epoch (``epoch`` from 1),
-    the run's folder, the first epoch this call ran (``epochs + 1``: all loaded), notes."""
+    """What ``train_model`` returns.
+
+    ``model`` (with the last committed epoch's weights), ``history`` (one row per
+    epoch, ``epoch`` from 1), the run's ``directory``, ``resumed_at`` (the first epoch
+    this call ran; ``epochs + 1`` when all was loaded), ``stopped_early``, ``notes``.
+    """
 
     model: keras.Model
     history: pd.DataFrame
@@ -73,18 +84,20 @@ class TrainingResult:
     notes: list[str] = field(default_factory=list)
 
 
-def compile_paper(model: keras.Model, *, learning_rate: float = 0.01, momentum: float = 0.9,
-                  l2: float = 5e-4) -> keras.Model:
-    """Compile ``model`` (which outputs logits) with ``PaperSGD``, cross-entropy, top-1 and top-5.
+def compile_paper(model: keras.Model, *, learning_rate: float = 0.01,
+                  momentum: float = 0.9, l2: float = 5e-4,
+                  warmup_steps: int = 0) -> keras.Model:
+    """Compile ``model`` (logits out) with ``PaperSGD``, cross-entropy, top-1 and top-5.
 
-    ``jit_compile="auto"``: XLA on a GPU and on JAX; TensorFlow's CPU kernels (oneDNN) on a CPU.
+    ``jit_compile="auto"``: XLA on a GPU and on JAX; on a CPU, TensorFlow's own kernels.
     """
     metrics: list[Any] = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
     if int(model.output_shape[-1]) > 5:  # §2: the top-5 error rate
         metrics.append(keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5"))
-    model.compile(optimizer=PaperSGD(learning_rate=learning_rate, momentum=momentum, l2=l2),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=metrics, jit_compile="auto")
+    optimizer = PaperSGD(learning_rate=learning_rate, momentum=momentum, l2=l2,
+                         warmup_steps=warmup_steps)
+    model.compile(optimizer=optimizer, metrics=metrics, jit_compile="auto",
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     return model
 
 
@@ -113,8 +126,13 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _seed_states(model: keras.Model) -> list[Any]:
+    """The random generators' states (dropout, augmentation): not in weights files."""
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
 def _link_best(directory: Path, weights: str) -> None:
-    """Make ``best.weights.h5`` the file ``weights`` (a hard link; a copy where links fail)."""
+    """Make ``best.weights.h5`` the file ``weights``: a hard link (else a copy)."""
     tmp = directory / (BEST_WEIGHTS + ".tmp")
     tmp.unlink(missing_ok=True)
     try:
@@ -127,139 +145,220 @@ def _link_best(directory: Path, weights: str) -> None:
 class _Checkpointer(keras.callbacks.Callback):
     """After every epoch: time it, step the schedule, commit weights and state."""
 
-    def __init__(self, directory: Path, state: dict[str, Any], num_train: int, verbose: int) -> None:
+    def __init__(self, directory: Path, state: dict[str, Any], train: Any,
+                 verbose: int) -> None:
         super().__init__()
-        self.directory, self.state, self.num_train, self.verbose = directory, state, num_train, verbose
+        self.directory, self.state, self.verbose = directory, state, verbose
+        self.train, self.num_train = train, _num_images(train)
         self.schedule = PlateauSchedule.from_dict(state["schedule"])
         self.stopper = EarlyStopper(**state["early_stopping"])
-        self._start = 0.0
+        self.reduce_at = set(state["recipe"].get("reduce_at", []))
+        self._start = self._cpu = 0.0
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._start = time.perf_counter()
+        if hasattr(self.train, "set_epoch"):  # epoch e's batches, resumed or not
+            self.train.set_epoch(epoch)
+        self._start, self._cpu = time.perf_counter(), time.process_time()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         seconds = time.perf_counter() - self._start
         lr_used = float(ops.convert_to_numpy(self.model.optimizer.learning_rate))
-        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"}}
-        row.update(learning_rate=lr_used, seconds=seconds, images_per_s=self.num_train / seconds)
-        error = 1.0 - row.get("val_accuracy", row.get("accuracy", 0.0))  # §5: validation error
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()
+                                      if k != "learning_rate"}}
+        row.update(learning_rate=lr_used, seconds=seconds,
+                   cpu_s=time.process_time() - self._cpu,
+                   images_per_s=self.num_train / seconds)
+        error = 1.0 - row.get("val_accuracy", row.get("accuracy", 0.0))  # §5
         improved = self.stopper.update(error)
         next_lr = self.schedule.update(error, lr_used)
+        if epoch + 1 in self.reduce_at and next_lr == lr_used:  # fixed, not a plateau
+            next_lr = self.schedule.reduce(lr_used)
         self.model.optimizer.learning_rate = next_lr
-        start = time.perf_counter()
         self._commit(epoch + 1, row, next_lr, improved)
-        self.state["history"][-1]["checkpoint_s"] = time.perf_counter() - start
         if self.stopper.should_stop or self.schedule.finished:
             self.model.stop_training = True
         if self.verbose:
             self._print(row, lr_used)
 
-    def _commit(self, epochs_done: int, row: dict[str, Any], next_lr: float, improved: bool) -> None:
-        weights, previous = f"epoch-{epochs_done:03d}.weights.h5", self.state.get("weights")
+    def _commit(self, epochs_done: int, row: dict[str, Any], next_lr: float,
+                improved: bool) -> None:
+        weights = f"epoch-{epochs_done:03d}.weights.h5"
+        previous = self.state.get("weights")
+        start = time.perf_counter()
         self.model.save_weights(self.directory / weights)
         if improved:
             _link_best(self.directory, weights)
-        self.state.update(epochs_done=epochs_done, weights=weights, next_learning_rate=next_lr,
+        row["checkpoint_s"] = time.perf_counter() - start
+        stop = self.stopper.should_stop or self.schedule.finished
+        seeds = [ops.convert_to_numpy(v).tolist() for v in _seed_states(self.model)]
+        self.state.update(epochs_done=epochs_done, weights=weights, seed_states=seeds,
+                          next_learning_rate=next_lr, stopped_early=stop,
                           history=[*self.state["history"], row],
-                          schedule=self.schedule.to_dict(), early_stopping=asdict(self.stopper),
-                          stopped_early=self.stopper.should_stop or self.schedule.finished)
-        _write_atomic(self.directory / STATE_FILE, json.dumps(self.state, indent=1))  # commit
-        pd.DataFrame(self.state["history"]).to_csv(self.directory / HISTORY_FILE, index=False)
+                          schedule=self.schedule.to_dict(),
+                          early_stopping=asdict(self.stopper))
+        text = json.dumps(self.state, indent=1)
+        _write_atomic(self.directory / STATE_FILE, text)  # the commit
+        history = pd.DataFrame(self.state["history"])
+        history.to_csv(self.directory / HISTORY_FILE, index=False)
         if previous and previous != weights:
-            (self.directory / previous).unlink(missing_ok=True)  # best keeps its own link
+            (self.directory / previous).unlink(missing_ok=True)  # best has its link
 
     def _print(self, row: dict[str, Any], lr_used: float) -> None:
-        skip = ("epoch", "seconds", "images_per_s", "learning_rate")
-        shown = "  ".join(f"{k} {v:.3f}" for k, v in row.items() if k not in skip)
-        print(f"epoch {row['epoch']:>3}/{self.params.get('epochs')}  {shown}  lr {lr_used:.0e}  "
-              f"{row['seconds']:.1f} s  {row['images_per_s']:.0f} img/s", flush=True)
+        shown = ("loss", "accuracy", "val_loss", "val_accuracy", "val_top5")
+        values = "  ".join(f"{k} {row[k]:.3f}" for k in shown if k in row)
+        print(f"epoch {row['epoch']:>3}/{self.params.get('epochs')}  {values}  "
+              f"lr {lr_used:.0e}  {row['seconds']:.0f} s  "
+              f"{row['images_per_s']:.0f} img/s", flush=True)
 
 
-def restore(model: keras.Model, directory: Path, weights: str | None = None) -> keras.Model:
-    """Load the committed weights (model and optimiser) of the run in ``directory`` into ``model``.
+def restore(model: keras.Model, directory: Path,
+            weights: str | None = None) -> keras.Model:
+    """Load the committed weights (model and optimiser) of the run in ``directory``.
 
     ``model`` must be compiled with the same optimiser; ``weights`` defaults to the last
     committed epoch (pass ``BEST_WEIGHTS`` for the lowest validation error).
     """
     state = read_state(directory)
     if state is None or not state.get("weights"):
-        raise ValueError(f"restore: no committed epoch in {directory}; run train_model first")
-    model.optimizer.build(model.trainable_variables)  # create the momentum slots the file fills
+        raise ValueError(f"restore: no committed epoch in {directory}; run "
+                         "train_model first")
+    model.optimizer.build(model.trainable_variables)  # the slots the file fills
     model.load_weights(Path(directory) / (weights or state["weights"]))
+    for variable, value in zip(_seed_states(model), state.get("seed_states", []),
+                               strict=False):
+        variable.assign(np.asarray(value, variable.dtype))  # the same random draws
     return model
 
 
-def _fresh_state(directory: Path, recipe: dict[str, float], lr_patience: int,
+def _fresh_state(directory: Path, recipe: dict[str, Any], lr_patience: int,
                  early_stopping_patience: int | None) -> dict[str, Any]:
     for old in directory.glob("*.weights.h5"):
         old.unlink()
-    return {"recipe": recipe, "epochs_done": 0, "weights": None, "history": [], "stopped_early": False,
+    return {"recipe": recipe, "epochs_done": 0, "weights": None, "history": [],
+            "stopped_early": False,
             "schedule": PlateauSchedule(patience=lr_patience).to_dict(),
             "early_stopping": asdict(EarlyStopper(patience=early_stopping_patience))}
 
 
-def train_model(build_model: Callable[[], keras.Model], train: Any, val: Any, *, run_name: str,
-                epochs: int, learning_rate: float = 0.01, momentum: float = 0.9,
-                weight_decay: float = 5e-4, lr_patience: int = 2,
-                early_stopping_patience: int | None = None, directory: Path | None = None,
-                resume: bool = True, verbose: int = 1) -> TrainingResult:
-    """Train ``build_model()`` on ``train`` (validating on ``val``) with the paper's recipe (§5).
+def train_model(build_model: Callable[[], keras.Model], train: Any, val: Any, *,
+                run_name: str, epochs: int, learning_rate: float = 0.01,
+                momentum: float = 0.9, weight_decay: float = 5e-4, lr_patience: int = 2,
+                early_stopping_patience: int | None = None, warmup_epochs: float = 0.0,
+                reduce_at: tuple[int, ...] = (), directory: Path | None = None,
+                resume: bool = True, callbacks: list | None = None, seed: int = 2012,
+                data_parallel: bool = False, verbose: int = 1) -> TrainingResult:
+    """Train ``build_model()`` on ``train``, validating on ``val``, the paper's way.
 
-    ``build_model`` returns a fresh, uncompiled model that outputs logits; ``train`` and ``val``
-    are ``helpers.data.ImageBatches`` (or any ``PyDataset`` of ``(images, labels)``).
-    Checkpoints go to ``directory`` (default ``artifacts_root()/run_name``); with ``resume``
-    an earlier run there continues at its first uncommitted epoch, otherwise it starts afresh.
+    ``build_model`` returns a fresh, uncompiled model that outputs logits; ``train`` and
+    ``val`` are ``helpers.data.ImageBatches`` (or any ``PyDataset`` of ``(images,
+    labels)``). The recipe is §5's; not in the paper, and off by default:
+    ``warmup_epochs`` raises the learning rate linearly over the first epochs, and
+    ``reduce_at`` divides it by ten after the listed epochs whatever the validation
+    error did. Checkpoints go to ``directory`` (default ``artifacts_root()/run_name``);
+    with ``resume`` an earlier run there continues at its first uncommitted epoch,
+    otherwise it starts afresh. ``callbacks`` are passed on to ``fit``. The random
+    generators are seeded with ``seed`` before the model is built, so the same call
+    trains the same network whatever ran before it. With ``data_parallel`` the model is
+    built, compiled and trained on every visible device (``helpers.distribute``).
     """
     if epochs < 1:
         raise ValueError(f"train_model: epochs must be >= 1, got {epochs}")
     directory = Path(directory or artifacts_root() / run_name)
     directory.mkdir(parents=True, exist_ok=True)
-    recipe = {"learning_rate": learning_rate, "momentum": momentum, "weight_decay": weight_decay}
+    recipe = {"learning_rate": learning_rate, "momentum": momentum,
+              "weight_decay": weight_decay, "warmup_epochs": warmup_epochs,
+              "reduce_at": sorted(reduce_at)}
     state = read_state(directory) if resume else None
     if state is not None and state.get("recipe") != recipe:
-        raise ValueError(f"train_model: {directory} holds a run with recipe {state.get('recipe')}, "
-                         f"not {recipe}; pick another run_name or pass resume=False to start afresh")
-    state = state or _fresh_state(directory, recipe, lr_patience, early_stopping_patience)
-    model = compile_paper(build_on_device(build_model), learning_rate=learning_rate,
-                          momentum=momentum, l2=weight_decay)
-    done = int(state["epochs_done"])
-    if done:
-        restore(model, directory)
-        model.optimizer.learning_rate = state["next_learning_rate"]
-    notes = [f"resumed after epoch {done} from the checkpoint in {directory.name}/"] if done else []
-    if verbose and notes and done < epochs:
-        print(notes[0], flush=True)
-    if done < epochs and not state.get("stopped_early"):
-        if hasattr(train, "set_epoch"):
-            train.set_epoch(done)  # the batches an uninterrupted run would see
-        keeper = _Checkpointer(directory, state, len(train.split), verbose)
-        model.fit(train, validation_data=val, initial_epoch=done, epochs=epochs, verbose=0,
-                  callbacks=[keeper])
-        state = keeper.state
+        raise ValueError(f"train_model: {directory} holds a run with recipe "
+                         f"{state.get('recipe')}, not {recipe}; pick another run_name "
+                         "or pass resume=False to start afresh")
+    if state is None:
+        state = _fresh_state(directory, recipe, lr_patience, early_stopping_patience)
+    keras.utils.set_random_seed(seed)  # the same initial weights, dropout, batches
+    with _devices(data_parallel):
+        model = compile_paper(build_on_device(build_model), learning_rate=learning_rate,
+                              momentum=momentum, l2=weight_decay,
+                              warmup_steps=round(warmup_epochs * len(train)))
+        done = int(state["epochs_done"])
+        if done:
+            restore(model, directory)
+            model.optimizer.learning_rate = state["next_learning_rate"]
+        if verbose and done and done < epochs:
+            print(f"resumed after epoch {done} from {directory.name}/", flush=True)
+        if done < epochs and not state.get("stopped_early"):
+            keeper = _Checkpointer(directory, state, train, verbose)
+            model.fit(train, validation_data=val, initial_epoch=done, epochs=epochs,
+                      shuffle=False,  # the batches shuffle themselves: (seed, epoch)
+                      verbose=0, callbacks=[keeper, *(callbacks or [])])
+            state = keeper.state
+    notes = [f"resumed after epoch {done} from the checkpoint in {directory.name}/"] \
+        if done else []
     return TrainingResult(model, pd.DataFrame(state["history"]), directory, done + 1,
                           bool(state.get("stopped_early")), notes)
 
 
-def train_alexnet(splits: Any, settings: Any, *, name: str = "alexnet", variant: str | None = None,
-                  augment: dict[str, Any] | None = None, model: dict[str, Any] | None = None,
-                  batch_size: int | None = None, verbose: int = 1, **recipe: Any) -> TrainingResult:
-    """Train (or reload) AlexNet on ``splits`` (``helpers.data.DataSplits``) at ``settings``' sizes.
+def _devices(data_parallel: bool) -> Any:
+    """Every visible device (``helpers.distribute.data_parallel``), or just this one."""
+    if not data_parallel:
+        return contextlib.nullcontext()
+    from helpers.distribute import data_parallel as every_device
 
-    ``settings``: an ``ExperimentSettings`` (image size, batch, epochs, variant, learning
-    rate). ``augment`` goes to ``splits.augmentation`` (flip, pca_color, augment), ``model``
-    to ``build_alexnet`` (normalization, pooling, dropout_rate), ``recipe`` to ``train_model``.
-    The run's name says what it trained, so a later chapter reloads the same run.
+    return every_device()
+
+
+def _num_images(batches: Any) -> int:
+    split = getattr(batches, "split", None)
+    return len(split) if split is not None else len(batches) * batches[0][0].shape[0]
+
+
+def run_name_of(splits: Any, settings: Any, name: str, variant: str, batch: int,
+                options: dict[str, Any]) -> str:
+    """The folder name of a run: what was trained, on what, and how."""
+    suffix = "".join(f"-{k}={v}" for k, v in sorted(options.items()))
+    return (f"{name}-{variant}-{splits.source.name}-{settings.image_size}px"
+            f"-n{splits.num_train}-v{splits.num_val}-b{batch}{suffix}")
+
+
+def profile_recipe(profile_name: str, epochs: int) -> dict[str, Any]:
+    """What ``train_alexnet`` adds to §5's recipe in each profile (08 and 09 use it).
+
+    ``"full"``: the plateau schedule on the validation error (it stops after the third
+    reduction) and early stopping after ten epochs without a lower error. ``"quick"``
+    (a few CPU epochs, which never reach a plateau; not in the paper): the learning
+    rate rises over the first epoch (warm-up) and is divided by ten once, before the
+    last epoch.
+    """
+    if profile_name == "full":
+        return {"early_stopping_patience": 10}
+    return {"warmup_epochs": 1.0, "reduce_at": (epochs - 1,) if epochs > 1 else ()}
+
+
+def train_alexnet(splits: Any, settings: Any, *, name: str = "alexnet",
+                  variant: str | None = None, augment: dict[str, Any] | None = None,
+                  model: dict[str, Any] | None = None, batch_size: int | None = None,
+                  verbose: int = 1, **recipe: Any) -> TrainingResult:
+    """Train (or reload) AlexNet on ``splits`` (``helpers.data.DataSplits``).
+
+    ``settings``: an ``ExperimentSettings`` (image size, batch, epochs, variant,
+    learning rate). ``augment`` goes to ``splits.augmentation`` (flip, pca_color,
+    augment), ``model`` to ``build_alexnet`` (normalization, pooling, dropout_rate),
+    ``recipe`` to ``train_model`` (momentum, warmup_epochs, ...). The run's name says
+    what was trained, so a later chapter that makes the same call reloads the run.
     """
     from helpers.model import build_alexnet
 
     variant = variant or settings.model_variant
     batch = batch_size or settings.batch_size
-    options = {**(augment or {}), **(model or {}), **recipe}
-    suffix = "".join(f"-{k}={v}" for k, v in sorted(options.items()))
-    run_name = (f"{name}-{variant}-{splits.source.name}-{settings.image_size}px"
-                f"-n{splits.num_train}-b{batch}{suffix}")
     recipe.setdefault("learning_rate", settings.learning_rate)
-    build = lambda: build_alexnet(len(splits.class_names), settings.image_size, variant,  # noqa: E731
-                                  input_stage=splits.augmentation(**(augment or {})), **(model or {}))
-    return train_model(build, splits.batches("train", batch), splits.batches("val", 250),
-                       run_name=run_name, epochs=settings.epochs, verbose=verbose, **recipe)
+    options = {**(augment or {}), **(model or {}), **recipe}
+    run_name = run_name_of(splits, settings, name, variant, batch, options)
+
+    def build() -> keras.Model:
+        stage = splits.augmentation(**(augment or {}))
+        return build_alexnet(len(splits.class_names), settings.image_size, variant,
+                             input_stage=stage, **(model or {}))
+
+    train, val = splits.batches("train", batch), splits.batches("val", 250)
+    return train_model(build, train, val, run_name=run_name, epochs=settings.epochs,
+                       verbose=verbose, **recipe)

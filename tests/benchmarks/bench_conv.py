@@ -2,7 +2,8 @@
 
 conv1 (§3.5): a 227x227x3 image, 96 kernels of 11x11x3, stride 4, giving 55x55x96.
 The loop version runs once on the full problem (it takes seconds); the other two
-take the median of several repeats, called in turn. Run from the repository root:
+take the median of several repeats, called in turn (``helpers.timing.median_times``,
+the helper the convolution chapter times with). Run from the repository root:
 
     python tests/benchmarks/bench_conv.py [--batch 1] [--repeats 20]
 
@@ -14,30 +15,14 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
-import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "book"))
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from helpers.layers import conv2d, conv2d_loop  # noqa: E402
-
-
-def median_seconds(functions: dict, repeats: int) -> dict:
-    """Median seconds per call of each function, called in turn so that all share the machine's load."""
-    for function in functions.values():
-        function()  # warm-up: first calls pay for allocation and TensorFlow's kernel selection
-    times = {name: [] for name in functions}
-    for _ in range(repeats):
-        for name, function in functions.items():
-            start = time.perf_counter()
-            function()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+from helpers.layers import conv2d, conv2d_loop, relative_error  # noqa: E402
+from helpers.timing import median_times  # noqa: E402
 
 
 def main() -> None:
@@ -54,12 +39,12 @@ def main() -> None:
     start = time.perf_counter()
     looped = conv2d_loop(x, w, b, stride=4)
     loop_s = time.perf_counter() - start
-    fast = median_seconds({"vectorized": lambda: conv2d(x, w, b, stride=4),
-                           "tf": lambda: tf.nn.conv2d(x, w, 4, "VALID").numpy() + b}, args.repeats)
+    fast = median_times({"vectorized": lambda: conv2d(x, w, b, stride=4),
+                         "tf": lambda: tf.nn.conv2d(x, w, 4, "VALID").numpy() + b}, args.repeats)
     vectorized_s, tf_s = fast["vectorized"], fast["tf"]
 
     reference = tf.nn.conv2d(x, w, 4, "VALID").numpy() + b
-    error = np.max(np.abs(conv2d(x, w, b, stride=4) - reference)) / np.max(np.abs(reference))
+    error = relative_error(conv2d(x, w, b, stride=4), reference)
     assert np.allclose(looped, reference, rtol=1e-4, atol=1e-5), "the loop version disagrees with TensorFlow"
 
     print(f"conv1: {x.shape} * {w.shape}, stride 4 -> {reference.shape}; "

@@ -1,17 +1,18 @@
-"""One seeding function makes Python, NumPy and TensorFlow repeat themselves."""
+"""One seeding function makes Python, NumPy and the Keras backend repeat themselves."""
 
 from __future__ import annotations
 
 import random
 
+import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 from helpers.seeding import set_seed
 
 
 def draw() -> tuple[float, np.ndarray, np.ndarray]:
-    return random.random(), np.random.rand(3), tf.random.uniform((3,)).numpy()
+    backend_draw = keras.ops.convert_to_numpy(keras.random.uniform((3,)))
+    return random.random(), np.random.rand(3), backend_draw
 
 
 def test_same_seed_same_numbers():
@@ -34,14 +35,12 @@ def test_different_seeds_differ():
 
 
 def test_same_seed_same_keras_initialisation():
-    import keras
-
     weights = []
     for _ in range(2):
         set_seed(3)
         layer = keras.layers.Dense(4)
         layer.build((None, 5))
-        weights.append(layer.kernel.numpy())
+        weights.append(keras.ops.convert_to_numpy(layer.kernel))
     np.testing.assert_array_equal(*weights)
 
 

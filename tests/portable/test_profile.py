@@ -1,7 +1,8 @@
-"""The runtime profile: chosen by ALEXNET_PROFILE or the hardware, one object of sizes."""
+"""The runtime profile: chosen by ALEXNET_PROFILE or the device, one object of sizes."""
 
 from __future__ import annotations
 
+import keras
 import pytest
 from helpers import profile as profile_module
 from helpers.profile import PROFILE_NAMES, describe, get_profile
@@ -19,11 +20,16 @@ def test_argument_overrides_environment(monkeypatch):
     assert get_profile("quick").name == "quick"
 
 
-@pytest.mark.parametrize("gpus, expected", [([], "quick"), (["/physical_device:GPU:0"], "full")])
-def test_default_follows_the_hardware(monkeypatch, gpus, expected):
+@pytest.mark.parametrize("gpus, expected", [([], "quick"), (["GPU 0"], "full")])
+def test_default_follows_the_device(monkeypatch, gpus, expected):
     monkeypatch.delenv("ALEXNET_PROFILE", raising=False)
-    monkeypatch.setattr(profile_module, "gpu_names", lambda: gpus)
+    monkeypatch.setattr(profile_module, "accelerator_names", lambda: gpus)
     assert get_profile().name == expected
+
+
+def test_this_machine_has_no_accelerator_or_names_it():
+    names = profile_module.accelerator_names()
+    assert isinstance(names, list) and all(isinstance(name, str) for name in names)
 
 
 def test_unknown_profile_says_what_to_use(monkeypatch):
@@ -45,6 +51,7 @@ def test_both_profiles_size_the_same_experiments():
 def test_full_profile_follows_the_paper():
     alexnet = get_profile("full")["alexnet"]
     assert (alexnet.image_size, alexnet.batch_size) == (227, 128)  # §3.5, §4
+    assert alexnet.model_variant == "paper" and alexnet.learning_rate == 0.01  # §5
 
 
 def test_unknown_experiment_lists_known_ones():
@@ -52,11 +59,12 @@ def test_unknown_experiment_lists_known_ones():
         get_profile("quick")["alexnett"]
 
 
-def test_describe_names_profile_device_versions_and_data(monkeypatch):
+def test_describe_names_profile_device_backend_and_data(monkeypatch):
     monkeypatch.setenv("ALEXNET_PROFILE", "quick")
-    text = describe(data="offline shapes set")
+    text = describe(data="Oxford 17 Flowers")
     fields = dict(line.strip().split(": ", 1) for line in text.splitlines())
     assert fields["profile"].startswith("quick")
-    assert fields["device"].startswith(("CPU", "GPU"))
-    assert "TensorFlow 2." in fields["versions"] and "Keras 3." in fields["versions"]
-    assert fields["data"] == "offline shapes set"
+    assert fields["device"].startswith(("CPU", "1 accelerator", "2 accelerator"))
+    assert f"backend {keras.backend.backend()} " in fields["versions"]
+    assert f"Keras {keras.__version__}" in fields["versions"]
+    assert fields["data"] == "Oxford 17 Flowers"

@@ -1,0 +1,182 @@
+"""How close does training AlexNet come to what this machine can compute? One run, ratios.
+
+Measures, in one process and one run:
+
+1. the machine's float32 matrix-multiply rate (GFLOP/s), the yardstick;
+2. images/s and GFLOP/s of training each model the book trains (quick and full sizes,
+   paper and modern variants) through ``helpers.train.train_model`` itself: uint8 batches
+   from ``ImageBatches``, the augmentation inside the step, the paper's optimiser, one
+   checkpoint per epoch; each as a share of the matmul rate;
+3. what the paper variant's two towers and LRN cost, against the ways they were computed
+   before (Keras' grouped ``Conv2D(groups=2)``; TensorFlow's fused LRN kernel);
+4. the checkpoint's share of an epoch of the quick profile on Imagenette (9,469 images);
+5. the input pipeline at 227 px: ``ImageBatches`` gathering uint8 batches, and the
+   augmentation layer alone (crop, flip, PCA colour, mean subtraction), in images/s.
+
+    python tests/benchmarks/bench_train.py            # everything (a few minutes on 2 cores)
+    python tests/benchmarks/bench_train.py --quick    # the quick-profile models only
+
+A training step costs about three forward passes (forward, and two products per layer
+backward), so GFLOP/s = images/s x 3 x 2 x multiply-adds per image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from helpers.augment import PaperAugmentation, resize_size  # noqa: E402
+from helpers.data import ImageBatches, Split  # noqa: E402
+from helpers.model import TowerConv2D, build_alexnet, layer_costs  # noqa: E402
+from helpers.profile import get_profile  # noqa: E402
+from helpers.train import train_model  # noqa: E402
+
+IMAGENETTE_TRAIN = 9_469
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
+    """float32 ``n x n`` matrix products per second, as GFLOP/s (the best of ``repeats``)."""
+    a = keras.random.normal((n, n), seed=1)
+    b = keras.random.normal((n, n), seed=2)
+    keras.ops.convert_to_numpy(keras.ops.matmul(a, b))  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        keras.ops.convert_to_numpy(keras.ops.matmul(a, b))
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def synthetic_split(n: int, side: int, classes: int = 10) -> Split:
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (n, side, side, 3), dtype=np.uint8)
+    return Split(images, (np.arange(n) % classes).astype(np.int32), [])
+
+
+def stage(size: int, images: np.ndarray) -> PaperAugmentation:
+    layer = PaperAugmentation(size, resize_size(size), seed=1)
+    return layer.set_statistics(images.mean(axis=0), np.full(3, 0.01), np.eye(3))
+
+
+def train_rate(build, size: int, batch: int, n: int, folder: Path) -> dict[str, float]:
+    """images/s of the second epoch of ``train_model`` on ``n`` synthetic images; checkpoint s."""
+    split = synthetic_split(n, resize_size(size))
+    small_val = Split(split.images[:batch], split.labels[:batch], [])
+    result = train_model(lambda: build(stage(size, split.images)),
+                         ImageBatches(split, batch, shuffle=True),
+                         ImageBatches(small_val, batch, shuffle=False),
+                         run_name="bench", directory=folder, epochs=2, resume=False, verbose=0)
+    last = result.history.iloc[-1]
+    macs = layer_costs(result.model)["multiply_adds"].sum()
+    images_per_s = n / last["seconds"]
+    return {"images/s": images_per_s, "GFLOP/s": images_per_s * 6 * macs / 1e9,
+            "checkpoint s": last["checkpoint_s"], "epoch s": last["seconds"]}
+
+
+def tf_grouped_and_fused() -> dict[str, object]:
+    """Builders of the paper variant computed the older ways (TensorFlow only)."""
+    import tensorflow as tf
+    from helpers import model as model_module
+
+    class FusedLRN(keras.layers.Layer):  # TensorFlow's fused kernel, the paper's constants
+        def call(self, x):
+            return tf.nn.local_response_normalization(x, 2, 2.0, 1e-4, 0.75)
+
+    def with_layers(conv_class, lrn_class):
+        def build(num_classes, size, variant, input_stage):
+            old = model_module.TowerConv2D, model_module.LocalResponseNormalization
+            model_module.TowerConv2D, model_module.LocalResponseNormalization = conv_class, lrn_class
+            try:
+                return build_alexnet(num_classes, size, variant, input_stage=input_stage)
+            finally:
+                model_module.TowerConv2D, model_module.LocalResponseNormalization = old
+        return build
+
+    from helpers.lrn import LocalResponseNormalization
+    return {"paper, Keras grouped Conv2D (before)": with_layers(keras.layers.Conv2D,
+                                                                 LocalResponseNormalization),
+            "paper, TensorFlow's fused LRN": with_layers(TowerConv2D, FusedLRN)}
+
+
+def pipeline_rates(size: int = 227, batch: int = 128, n: int = 1024) -> dict[str, float]:
+    """images/s of gathering uint8 batches and of the augmentation layer alone, at ``size``."""
+    split = synthetic_split(n, resize_size(size))
+    batches = ImageBatches(split, batch, shuffle=True)
+    start = time.perf_counter()
+    for i in range(len(batches)):
+        batches[i]
+    gather = n / (time.perf_counter() - start)
+    layer = stage(size, split.images)
+    run = keras.ops.convert_to_numpy
+    run(layer(split.images[:batch], training=True))  # warm-up
+    start = time.perf_counter()
+    for i in range(len(batches)):
+        run(layer(batches[i][0], training=True))
+    rates = {"ImageBatches (uint8 gather)": gather,
+             "PaperAugmentation (eager, per batch)": n / (time.perf_counter() - start)}
+    if keras.backend.backend() == "tensorflow":  # as it runs: inside the compiled step
+        import tensorflow as tf
+
+        compiled = tf.function(lambda x: layer(x, training=True))
+        run(compiled(batches[0][0]))
+        start = time.perf_counter()
+        for i in range(len(batches)):
+            run(compiled(batches[i][0]))
+        rates["PaperAugmentation (compiled, as in the step)"] = n / (time.perf_counter() - start)
+    return rates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="only the quick-profile models")
+    args = parser.parse_args()
+    peak = matmul_gflops()
+    print(f"backend {keras.backend.backend()}, {os.cpu_count()} cores")
+    print(f"float32 matmul: {peak:.1f} GFLOP/s (the yardstick)\n")
+    quick, full = get_profile("quick")["alexnet"], get_profile("full")["alexnet"]
+    runs = [("quick", quick.image_size, quick.batch_size, variant, 1024)
+            for variant in ("paper", "modern")]
+    if not args.quick:
+        runs += [("full", full.image_size, full.batch_size, variant, 2 * full.batch_size)
+                 for variant in ("paper", "modern")]
+    builders = {variant: build_alexnet for variant in ("paper", "modern")}
+    rows = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for profile, size, batch, variant, n in runs:
+            def build(input_stage, size=size, variant=variant):
+                return builders[variant](10, size, variant, input_stage=input_stage)
+            rows[f"{profile} {size} px, batch {batch}, {variant}"] = train_rate(
+                build, size, batch, n, Path(folder) / f"{profile}-{variant}")
+        if keras.backend.backend() == "tensorflow":
+            for name, builder in tf_grouped_and_fused().items():
+                def build(input_stage, builder=builder):
+                    return builder(10, quick.image_size, "paper", input_stage)
+                rows[f"quick {quick.image_size} px, batch {quick.batch_size}, {name}"] = \
+                    train_rate(build, quick.image_size, quick.batch_size, 1024,
+                               Path(folder) / name.replace(" ", "-"))
+    print(f"{'training step (through train_model)':60s} {'img/s':>7} {'GFLOP/s':>8} {'share':>6}")
+    for name, row in rows.items():
+        print(f"{name:60s} {row['images/s']:7.0f} {row['GFLOP/s']:8.1f} "
+              f"{row['GFLOP/s'] / peak:6.0%}")
+    quick_paper = rows[f"quick {quick.image_size} px, batch {quick.batch_size}, paper"]
+    quick_modern = rows[f"quick {quick.image_size} px, batch {quick.batch_size}, modern"]
+    print(f"\npaper / modern images/s (quick): "
+          f"{quick_paper['images/s'] / quick_modern['images/s']:.2f}")
+    for name, row in (("paper", quick_paper), ("modern", quick_modern)):
+        epoch = IMAGENETTE_TRAIN / row["images/s"]
+        print(f"checkpoint of the quick {name} model: {row['checkpoint s']:.2f} s, "
+              f"{row['checkpoint s'] / epoch:.1%} of an Imagenette epoch ({epoch:.0f} s)")
+    print("\ninput pipeline at 227 px, batch 128:")
+    for name, rate in pipeline_rates().items():
+        print(f"  {name:40s} {rate:8.0f} images/s")
+
+
+if __name__ == "__main__":
+    main()
