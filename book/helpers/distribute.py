@@ -166,7 +166,18 @@ def two_gpu_report(
         "communication": talks.to_dict(),
         "max_logit_difference": difference,
         "max_logit": float(np.abs(grouped_logits).max()),
+        "bytes_per_device": bytes_per_device(towers),
+        "bytes_one_device": int(sum(np.asarray(w).nbytes for w in towers.weights)),
     }
+
+
+def bytes_per_device(model: keras.Model) -> dict[str, int]:
+    """How many bytes of the model's variables each device holds (JAX only)."""
+    held: dict[str, int] = {}
+    for variable in model.weights:
+        for shard in variable.value.addressable_shards:
+            held[str(shard.device)] = held.get(str(shard.device), 0) + shard.data.nbytes
+    return held
 
 
 def run_two_gpu_report(**kwargs: Any) -> dict:

@@ -4,7 +4,8 @@
 teaches it (on the website, in Jupyter and on Colab alike), so that the code being
 annotated is read, not only imported. ``show_context`` prints the run context every
 chapter opens with and, when the evidence comes from the drawn offline set instead of
-photographs, says so in a visible warning box.
+photographs, says so in a visible warning box. ``glue`` hands a computed number to the
+page's prose (myst-nb's ``{glue:text}``), as a plain Python number.
 
 Used by every chapter; checked by ``tests/test_show.py``.
 """
@@ -17,6 +18,7 @@ import inspect
 import textwrap
 from typing import Any
 
+import numpy as np
 from IPython.display import HTML, Code, display
 
 from helpers.profile import Profile, describe
@@ -58,3 +60,17 @@ def show_context(data: Any = None, profile: Profile | None = None) -> None:
         title = '<p class="admonition-title">Drawn shapes, not photographs</p>'
         text = f"<p>{html.escape(DRAWN_DATA_WARNING)}</p>"
         display(HTML(f'<div class="admonition warning">{title}{text}</div>'))
+
+
+def glue(name: str, value: Any, display: bool = False) -> None:
+    """Give ``value`` to the prose (``{glue:text}`name```) as a plain Python number.
+
+    myst-nb formats glued numbers from their text form, which for a NumPy scalar reads
+    ``np.float64(...)``. Outside a book build (Colab, Jupyter) there is nothing to glue.
+    """
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:  # not building the book: the prose is not rendered here
+        return
+    plain = value.item() if isinstance(value, np.generic) else value
+    myst_glue(name, plain, display=display)

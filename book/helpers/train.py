@@ -42,7 +42,7 @@ from keras import ops
 
 from helpers.optim import PaperSGD, PlateauSchedule
 from helpers.paths import artifacts_root
-from helpers.profile import accelerator_names
+from helpers.profile import training_precision
 
 STATE_FILE, HISTORY_FILE, BEST_WEIGHTS = "state.json", "history.csv", "best.weights.h5"
 
@@ -102,12 +102,13 @@ def compile_paper(model: keras.Model, *, learning_rate: float = 0.01,
 
 
 def build_on_device(build_model: Callable[[], keras.Model]) -> keras.Model:
-    """``build_model()`` under float16 mixed precision on a GPU, float32 elsewhere.
+    """``build_model()`` under the precision of ``helpers.profile.training_precision``.
 
-    The policy is set only while the layers are created, then restored.
+    float16 mixed precision on a GPU, bfloat16 on a CPU with bfloat16 units, float32
+    elsewhere; the policy is set only while the layers are created, then restored.
     """
     previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("mixed_float16" if accelerator_names() else "float32")
+    keras.config.set_dtype_policy(training_precision())
     try:
         return build_model()
     finally:
@@ -146,9 +147,10 @@ class _Checkpointer(keras.callbacks.Callback):
     """After every epoch: time it, step the schedule, commit weights and state."""
 
     def __init__(self, directory: Path, state: dict[str, Any], train: Any,
-                 verbose: int) -> None:
+                 verbose: int, every: int = 1) -> None:
         super().__init__()
         self.directory, self.state, self.verbose = directory, state, verbose
+        self.every, self.pending = every, []  # rows of epochs not yet committed
         self.train, self.num_train = train, _num_images(train)
         self.schedule = PlateauSchedule.from_dict(state["schedule"])
         self.stopper = EarlyStopper(**state["early_stopping"])
@@ -174,26 +176,30 @@ class _Checkpointer(keras.callbacks.Callback):
         if epoch + 1 in self.reduce_at and next_lr == lr_used:  # fixed, not a plateau
             next_lr = self.schedule.reduce(lr_used)
         self.model.optimizer.learning_rate = next_lr
-        self._commit(epoch + 1, row, next_lr, improved)
-        if self.stopper.should_stop or self.schedule.finished:
+        self.pending.append(row)
+        stop = self.stopper.should_stop or self.schedule.finished
+        last = epoch + 1 == self.params.get("epochs")
+        if (epoch + 1) % self.every == 0 or last or stop:
+            self._commit(epoch + 1, next_lr, improved)
+        if stop:
             self.model.stop_training = True
         if self.verbose:
             self._print(row, lr_used)
 
-    def _commit(self, epochs_done: int, row: dict[str, Any], next_lr: float,
-                improved: bool) -> None:
+    def _commit(self, epochs_done: int, next_lr: float, improved: bool) -> None:
         weights = f"epoch-{epochs_done:03d}.weights.h5"
         previous = self.state.get("weights")
         start = time.perf_counter()
         self.model.save_weights(self.directory / weights)
         if improved:
             _link_best(self.directory, weights)
-        row["checkpoint_s"] = time.perf_counter() - start
+        rows, self.pending = self.pending, []
+        rows[-1]["checkpoint_s"] = time.perf_counter() - start
         stop = self.stopper.should_stop or self.schedule.finished
         seeds = [ops.convert_to_numpy(v).tolist() for v in _seed_states(self.model)]
         self.state.update(epochs_done=epochs_done, weights=weights, seed_states=seeds,
                           next_learning_rate=next_lr, stopped_early=stop,
-                          history=[*self.state["history"], row],
+                          history=[*self.state["history"], *rows],
                           schedule=self.schedule.to_dict(),
                           early_stopping=asdict(self.stopper))
         text = json.dumps(self.state, indent=1)
@@ -246,7 +252,8 @@ def train_model(build_model: Callable[[], keras.Model], train: Any, val: Any, *,
                 early_stopping_patience: int | None = None, warmup_epochs: float = 0.0,
                 reduce_at: tuple[int, ...] = (), directory: Path | None = None,
                 resume: bool = True, callbacks: list | None = None, seed: int = 2012,
-                data_parallel: bool = False, verbose: int = 1) -> TrainingResult:
+                data_parallel: bool = False, checkpoint_every: int = 1,
+                verbose: int = 1) -> TrainingResult:
     """Train ``build_model()`` on ``train``, validating on ``val``, the paper's way.
 
     ``build_model`` returns a fresh, uncompiled model that outputs logits; ``train`` and
@@ -260,6 +267,8 @@ def train_model(build_model: Callable[[], keras.Model], train: Any, val: Any, *,
     generators are seeded with ``seed`` before the model is built, so the same call
     trains the same network whatever ran before it. With ``data_parallel`` the model is
     built, compiled and trained on every visible device (``helpers.distribute``).
+    ``checkpoint_every`` commits every that many epochs (and after the last): for runs
+    whose epochs take seconds, where writing the model would cost a good share of them.
     """
     if epochs < 1:
         raise ValueError(f"train_model: epochs must be >= 1, got {epochs}")
@@ -287,7 +296,7 @@ def train_model(build_model: Callable[[], keras.Model], train: Any, val: Any, *,
         if verbose and done and done < epochs:
             print(f"resumed after epoch {done} from {directory.name}/", flush=True)
         if done < epochs and not state.get("stopped_early"):
-            keeper = _Checkpointer(directory, state, train, verbose)
+            keeper = _Checkpointer(directory, state, train, verbose, checkpoint_every)
             model.fit(train, validation_data=val, initial_epoch=done, epochs=epochs,
                       shuffle=False,  # the batches shuffle themselves: (seed, epoch)
                       verbose=0, callbacks=[keeper, *(callbacks or [])])

@@ -68,3 +68,24 @@ def test_describe_names_profile_device_backend_and_data(monkeypatch):
     assert f"backend {keras.backend.backend()} " in fields["versions"]
     assert f"Keras {keras.__version__}" in fields["versions"]
     assert fields["data"] == "Oxford 17 Flowers"
+
+
+def test_training_precision_follows_the_device_and_the_variable(monkeypatch):
+    monkeypatch.delenv("ALEXNET_PRECISION", raising=False)
+    monkeypatch.setattr(profile_module, "accelerator_names", lambda: ["GPU 0"])
+    assert profile_module.training_precision() == "mixed_float16"
+    monkeypatch.setattr(profile_module, "accelerator_names", lambda: [])
+    monkeypatch.setattr(profile_module, "cpu_has_bfloat16_units", lambda: True)
+    expected = "mixed_bfloat16" if keras.backend.backend() == "tensorflow" else "float32"
+    assert profile_module.training_precision() == expected
+    monkeypatch.setattr(profile_module, "cpu_has_bfloat16_units", lambda: False)
+    assert profile_module.training_precision() == "float32"
+    monkeypatch.setenv("ALEXNET_PRECISION", "float32")
+    monkeypatch.setattr(profile_module, "cpu_has_bfloat16_units", lambda: True)
+    assert profile_module.training_precision() == "float32"
+
+
+def test_the_bfloat16_check_reads_the_cpu_flags():
+    with open("/proc/cpuinfo") as cpuinfo:
+        flags = next((line for line in cpuinfo if line.startswith("flags")), "")
+    assert profile_module.cpu_has_bfloat16_units() == (" amx_bf16" in flags)

@@ -195,3 +195,19 @@ def test_train_alexnet_names_the_run_and_reloads_it(tmp_path, monkeypatch):
     assert first.model.get_layer("augment").flip == "none"
     again = train_alexnet(splits, settings, verbose=0, augment={"flip": "none"})
     assert again.resumed_at == 2 and again.directory == first.directory
+
+
+def test_checkpointing_every_few_epochs_commits_only_there_and_resumes_there(tmp_path):
+    train, val = _data()
+    with pytest.raises(KeyboardInterrupt):
+        train_model(_build, train, val, run_name="r", directory=tmp_path, epochs=5,
+                    verbose=0, checkpoint_every=2, callbacks=[_Interrupt(3)])
+    state = read_state(tmp_path)
+    assert state["epochs_done"] == 2 and len(state["history"]) == 2  # epoch 3 not kept
+    assert sorted(p.name for p in tmp_path.glob("epoch-*")) == ["epoch-002.weights.h5"]
+    train, val = _data()
+    resumed = train_model(_build, train, val, run_name="r", directory=tmp_path, epochs=5,
+                          verbose=0, checkpoint_every=2)
+    assert resumed.resumed_at == 3 and list(resumed.history["epoch"]) == [1, 2, 3, 4, 5]
+    committed = resumed.history["checkpoint_s"].notna().tolist()
+    assert committed == [False, True, False, True, True]  # epochs 2, 4 and the last
