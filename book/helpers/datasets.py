@@ -90,18 +90,25 @@ def _offline_folder() -> Path:
     return ensure_offline_dataset(data_root())
 
 
-def _download_imagenette() -> Path | None:
-    """Imagenette-160 from fast.ai on a first run (once); ``None`` when offline."""
+def _download(name: str) -> Path | None:
+    """Install ``"imagenette2-160"`` or ``"flowers17"`` on a first run (once, with a
+    progress bar).
+
+    ``None`` when downloads are off (``ALEXNET_DOWNLOAD=0``) or the network fails; the
+    warning says what happened and which command fetches the data later.
+    """
     if os.environ.get(DOWNLOAD_VARIABLE, "1") == "0":
         return None
     from data_scripts.archives import DownloadError
+    from data_scripts.download_flowers17 import install_flowers17
     from data_scripts.download_imagenette import ensure_imagenette
 
+    installers = {"imagenette2-160": lambda: ensure_imagenette(data_root(), "160"),
+                  "flowers17": lambda: install_flowers17(data_root())}
     try:
-        return ensure_imagenette(data_root(), "160")
+        return installers[name]()
     except DownloadError as error:
-        warnings.warn(f"could not download Imagenette ({error}); falling back to the "
-                      f"drawn offline set, which is no photograph. {FETCH_HINT}",
+        warnings.warn(f"could not download {name} ({error}); {FETCH_HINT}",
                       stacklevel=3)
         return None
 
@@ -130,7 +137,7 @@ def find_dataset(name: str | os.PathLike | None = None,
         mini = _has_images(root / "mini-imagenet" / "train")
         if found is None and name is None and mini:
             return "mini-imagenet", root / "mini-imagenet"
-        if found is None and _download_imagenette() is not None:
+        if found is None and _download("imagenette2-160") is not None:
             found = _best_imagenette(root, image_size)
         if found is not None:
             return found
@@ -143,6 +150,9 @@ def find_dataset(name: str | os.PathLike | None = None,
         return "offline", _offline_folder()
     if str(name) in IMAGENETTE_VARIANTS or str(name) in NAMED_SETS:
         folder = root / str(name)
+        downloadable = name in ("imagenette2-160", "flowers17")
+        if downloadable and not _has_images(folder / "train"):
+            _download(str(name))
         if not _has_images(folder / "train"):
             variant = str(name).removeprefix("imagenette2").lstrip("-") or "full"
             command = NAMED_SETS.get(str(name),

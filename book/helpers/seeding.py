@@ -1,6 +1,6 @@
 """Reproducibility: one call seeds every random number generator the book uses.
 
-Checked by ``tests/test_seeding.py``; every chapter calls it first.
+Checked by ``tests/portable/test_seeding.py``; every chapter calls it first.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ chapter opens with and, when the evidence comes from the drawn offline set inste
 photographs, says so in a visible warning box. ``glue`` hands a computed number to the
 page's prose (myst-nb's ``{glue:text}``), as a plain Python number.
 
-Used by every chapter; checked by ``tests/test_show.py``.
+Used by every chapter; checked by ``tests/portable/test_show.py``.
 """
 
 from __future__ import annotations

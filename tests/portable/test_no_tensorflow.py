@@ -21,7 +21,7 @@ import numpy as np
 import helpers, helpers.augment, helpers.claims, helpers.data, helpers.datasets, helpers.evaluate
 import helpers.experiments, helpers.layers, helpers.lrn, helpers.model, helpers.optim
 import helpers.paths, helpers.plots, helpers.profile, helpers.seeding, helpers.shapes
-import helpers.show, helpers.train
+import helpers.show, helpers.train, helpers.ablation, helpers.distribute, helpers.timing
 from helpers.augment import PaperAugmentation
 from helpers.data import ImageBatches, Split
 from helpers.model import build_alexnet
