@@ -70,10 +70,33 @@ def test_binder_environment_files_exist():
         assert package in requirements
 
 
-def test_training_chapter_learns_well_above_chance(built_book):
-    """The quick profile's AlexNet reaches at least 2.5x chance on the validation images."""
+def test_training_chapter_learns_imagenette(built_book):
+    """On Imagenette the quick profile's AlexNet reaches a top-1 a reader respects (aim 60%)."""
     html = (built_book / "book" / "08_training.html").read_text()
     match = re.search(r"final validation top-1 accuracy: ([\d.]+)% \(chance: ([\d.]+)%\)", html)
     assert match, "08_training.html does not print its final validation accuracy"
     accuracy, chance = (float(value) for value in match.groups())
-    assert accuracy >= 2.5 * chance, f"validation top-1 {accuracy}% is not well above chance ({chance}%)"
+    assert chance == 10.0, "the training chapter did not run on the ten Imagenette classes"
+    assert accuracy >= 55.0, f"validation top-1 {accuracy}% (the quick profile reached 61%)"
+
+
+# Chapters that load photographs, and the data set their run context must name.
+REAL_DATA = {"02_relu_vs_tanh": "Imagenette-160", "05_dropout": "Imagenette-160",
+             "06_data_augmentation": "Imagenette-160", "08_training": "Imagenette-160",
+             "09_evaluation": "Imagenette-160", "10_small_data": "Oxford 17 Flowers"}
+
+
+def test_every_experiment_ran_on_photographs(built_book):
+    for chapter, data_set in REAL_DATA.items():
+        html = (built_book / "book" / f"{chapter}.html").read_text()
+        context = re.search(r"data: ([^\n<]+)", html)
+        assert context and data_set in context.group(1), f"{chapter}: ran on {context}"
+        assert "Drawn shapes, not photographs" not in html, f"{chapter} shows the drawn set"
+
+
+def test_the_claims_ledger_lists_what_every_chapter_computed(built_book):
+    html = (built_book / "book" / "12_claims_ledger.html").read_text()
+    for missing in ("not computed in this build", "not executed in this build"):
+        assert missing not in html, f"the ledger has rows {missing!r}"
+    for verdict in ("reproduced", "direction reproduced", "cited only"):
+        assert verdict in html
