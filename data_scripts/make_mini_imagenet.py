@@ -28,26 +28,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from helpers.datasets import WNID_NAMES
 from helpers.paths import data_root
 
-MINI_IMAGENET_CLASSES = {  # ImageNet classes 0-15, in ImageNet's order
-    "n01440764": "tench",
-    "n01443537": "goldfish",
-    "n01484850": "great white shark",
-    "n01491361": "tiger shark",
-    "n01494475": "hammerhead",
-    "n01496331": "electric ray",
-    "n01498041": "stingray",
-    "n01514668": "cock",
-    "n01514859": "hen",
-    "n01518878": "ostrich",
-    "n01530575": "brambling",
-    "n01531178": "goldfinch",
-    "n01532829": "house finch",
-    "n01534433": "junco",
-    "n01537544": "indigo bunting",
-    "n01558993": "robin",
-}
+# ImageNet classes 0-15 (tench to robin), in ImageNet's order: the first sixteen entries
+# of the book's one WordNet table, helpers.datasets.WNID_NAMES.
+MINI_IMAGENET_CLASSES = {wnid: WNID_NAMES[wnid] for wnid in list(WNID_NAMES)[:16]}
 IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png", ".bmp", ".webp"}
 MANIFEST = "manifest.json"
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
-import sys
 import time
 
 import pytest
 from conftest import REPO_ROOT
 
-sys.path.insert(0, str(REPO_ROOT / "book" / "_ext"))
-import preflight  # noqa: E402  (a Sphinx extension: it lives beside the book, not in a package)
+# A Sphinx extension lives beside the book, not in a package: load it from its file.
+_spec = importlib.util.spec_from_file_location("preflight", REPO_ROOT / "book" / "_ext" / "preflight.py")
+preflight = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(preflight)
 
 
 def test_nothing_is_missing_on_a_machine_set_up_by_the_readme():

@@ -29,7 +29,7 @@ NAMED_SETS = {"mini-imagenet": "make_mini_imagenet --source <your ImageNet folde
 """Other data sets found by name, and the ``data_scripts`` command that makes each."""
 VAL_FOLDERS = ("val", "validation", "valid")
 DOWNLOAD_VARIABLE = "ALEXNET_DOWNLOAD"
-WNID_NAMES = {  # ImageNet classes of Imagenette and of the 16-class mini-ImageNet
+WNID_NAMES = {  # ImageNet classes 0-15 (mini-ImageNet, in order), then Imagenette's
     "n01440764": "tench", "n01443537": "goldfish", "n01484850": "great white shark",
     "n01491361": "tiger shark", "n01494475": "hammerhead", "n01496331": "electric ray",
     "n01498041": "stingray", "n01514668": "cock", "n01514859": "hen",

@@ -2,7 +2,7 @@
 
 Measures, in one process and one run:
 
-1. the machine's float32 matrix-multiply rate (GFLOP/s), the yardstick;
+1. the machine's float32 matrix-multiply rate (GFLOP/s), the yardstick (and bfloat16's);
 2. images/s and GFLOP/s of training each model the book trains (quick and full sizes,
    paper and modern variants) through ``helpers.train.train_model`` itself: uint8 batches
    from ``ImageBatches``, the augmentation inside the step, the paper's optimiser, one
@@ -15,6 +15,7 @@ Measures, in one process and one run:
 
     python tests/benchmarks/bench_train.py            # everything (a few minutes on 2 cores)
     python tests/benchmarks/bench_train.py --quick    # the quick-profile models only
+    ALEXNET_PRECISION=float32 python tests/benchmarks/bench_train.py   # no bfloat16
 
 A training step costs about three forward passes (forward, and two products per layer
 backward), so GFLOP/s = images/s x 3 x 2 x multiply-adds per image.
@@ -35,23 +36,23 @@ import numpy as np  # noqa: E402
 from helpers.augment import PaperAugmentation, resize_size  # noqa: E402
 from helpers.data import ImageBatches, Split  # noqa: E402
 from helpers.model import TowerConv2D, build_alexnet, layer_costs  # noqa: E402
-from helpers.profile import get_profile  # noqa: E402
+from helpers.profile import get_profile, training_precision  # noqa: E402
+from helpers.timing import median_times  # noqa: E402
 from helpers.train import train_model  # noqa: E402
 
 IMAGENETTE_TRAIN = 9_469
 
 
-def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
-    """float32 ``n x n`` matrix products per second, as GFLOP/s (the best of ``repeats``)."""
+def matmul_gflops(n: int = 2048, repeats: int = 10) -> dict[str, float]:
+    """``n x n`` matrix products per second as GFLOP/s (median of ``repeats``), by dtype."""
     a = keras.random.normal((n, n), seed=1)
     b = keras.random.normal((n, n), seed=2)
-    keras.ops.convert_to_numpy(keras.ops.matmul(a, b))  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        keras.ops.convert_to_numpy(keras.ops.matmul(a, b))
-        best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best / 1e9
+    pairs = {"float32": (a, b), "bfloat16": (keras.ops.cast(a, "bfloat16"),
+                                             keras.ops.cast(b, "bfloat16"))}
+    calls = {dtype: (lambda x=x, y=y: keras.ops.convert_to_numpy(keras.ops.matmul(x, y)))
+             for dtype, (x, y) in pairs.items()}
+    seconds = median_times(calls, repeats)
+    return {dtype: 2 * n**3 / s / 1e9 for dtype, s in seconds.items()}
 
 
 def synthetic_split(n: int, side: int, classes: int = 10) -> Split:
@@ -137,9 +138,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="only the quick-profile models")
     args = parser.parse_args()
-    peak = matmul_gflops()
-    print(f"backend {keras.backend.backend()}, {os.cpu_count()} cores")
-    print(f"float32 matmul: {peak:.1f} GFLOP/s (the yardstick)\n")
+    rates = matmul_gflops()
+    peak = rates["float32"]
+    print(f"backend {keras.backend.backend()}, {os.cpu_count()} cores, "
+          f"training precision {training_precision()}")
+    print(f"float32 matmul: {peak:.1f} GFLOP/s (the yardstick); "
+          f"bfloat16 matmul: {rates['bfloat16']:.1f} GFLOP/s\n")
     quick, full = get_profile("quick")["alexnet"], get_profile("full")["alexnet"]
     runs = [("quick", quick.image_size, quick.batch_size, variant, 1024)
             for variant in ("paper", "modern")]
