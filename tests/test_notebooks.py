@@ -78,3 +78,18 @@ def test_code_cells_are_short(path):
     for index, cell in enumerate(code_cells(path)):
         lines = source(cell).count("\n") + 1
         assert lines <= 30, f"{path.name}: code cell {index} has {lines} lines; split it (style: ~25 at most)"
+
+
+# A cell that draws: it shows a Matplotlib figure, a Keras diagram or one of helpers.plots.
+DRAWS = re.compile(r"plt\.show\(\)|plot_model\(|plot_history\(|plot_confusion\(|image_grid\(")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_figure_has_alt_text(path):
+    """Screen readers and the site's figure test need a description of every figure."""
+    for index, cell in enumerate(code_cells(path)):
+        if DRAWS.search(source(cell)):
+            alt = cell["metadata"].get("mystnb", {}).get("image", {}).get("alt", "")
+            assert len(alt) >= 40, (
+                f"{path.name}: code cell {index} draws a figure without alt text; give it "
+                "the metadata mystnb: {image: {alt: ...}} describing what the figure shows")
