@@ -18,6 +18,7 @@ from helpers.data import ImageBatches, Split
 from helpers.experiments import small_cnn, train_with_history
 from helpers.model import build_alexnet, minimum_input_size
 from helpers.profile import get_profile
+from helpers.seeding import set_seed
 from helpers.train import build_on_device, compile_paper, train_model
 
 FULL = get_profile("full")
@@ -81,13 +82,16 @@ def test_mixed_precision_trains_and_keeps_float32_logits(policy, monkeypatch):
     assert np.all(np.isfinite(loss))
 
 
-def test_the_step_compiles_with_xla():
-    """On a GPU, Keras compiles the step with XLA (``jit_compile="auto"``)."""
+def test_the_step_compiles_with_xla(no_deterministic_kernels, monkeypatch):
+    """On a GPU, where ``set_seed`` leaves deterministic kernels off, the step uses XLA."""
     if keras.backend.backend() == "torch":
         pytest.skip("XLA is TensorFlow's and JAX's compiler; PyTorch's is torch.compile")
+    monkeypatch.setattr("helpers.profile.accelerator_names", lambda: ["GPU:0"])
+    set_seed()
     split = _split(77, 4)
     model = compile_paper(build_alexnet(10, 67, "paper", input_stage=_stage(67, split)))
-    model.jit_compile = True
+    model.jit_compile = True  # what jit_compile="auto" chooses on a GPU
+    assert model.jit_compile is True, "Keras refused to compile the step with XLA"
     loss = model.train_on_batch(split.images, split.labels)
     assert np.all(np.isfinite(loss))
 

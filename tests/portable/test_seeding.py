@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from helpers.seeding import set_seed
 
+from .conftest import deterministic_kernels_on
+
 
 def draw() -> tuple[float, np.ndarray, np.ndarray]:
     backend_draw = keras.ops.convert_to_numpy(keras.random.uniform((3,)))
@@ -48,3 +50,22 @@ def test_same_seed_same_keras_initialisation():
 def test_bad_seed_is_refused(bad):
     with pytest.raises(ValueError, match="non-negative int"):
         set_seed(bad)
+
+
+def test_deterministic_kernels_on_a_cpu(no_deterministic_kernels, monkeypatch):
+    if keras.backend.backend() == "jax":
+        pytest.skip("JAX has no switch for deterministic kernels")
+    monkeypatch.setattr("helpers.profile.accelerator_names", lambda: [])
+    set_seed(5)
+    assert deterministic_kernels_on()
+
+
+def test_no_deterministic_kernels_on_a_gpu(no_deterministic_kernels, monkeypatch):
+    """On a GPU they cost speed, and TensorFlow would then refuse XLA for the step."""
+    if keras.backend.backend() == "jax":
+        pytest.skip("JAX has no switch for deterministic kernels")
+    monkeypatch.setattr("helpers.profile.accelerator_names", lambda: ["GPU:0"])
+    set_seed(5)
+    assert not deterministic_kernels_on()
+    set_seed(5, deterministic_ops=True)  # asked for explicitly, they are on
+    assert deterministic_kernels_on()
