@@ -80,6 +80,17 @@ def test_training_chapter_learns_imagenette(built_book):
     assert accuracy >= 55.0, f"validation top-1 {accuracy}% (the quick profile reached 61%)"
 
 
+
+def test_the_original_set_up_learns_less_in_the_same_cpu_time(built_book):
+    """08 trains the annotated original's set-up and the book's for the same CPU time."""
+    html = (built_book / "book" / "08_training.html").read_text()
+    text = re.sub(r"<[^>]+>", "", html)
+    match = re.search(r"the book.s set-up reaches ([\d.]+)% top-1\s+and the original.s "
+                      r"([\d.]+)%", text)
+    assert match, "08_training.html does not compare the set-ups in the same CPU time"
+    book, original = (float(value) for value in match.groups())
+    assert book >= original + 5, f"book's set-up {book}%, the original's {original}%"
+
 # Chapters that load photographs, and the data set their run context must name.
 REAL_DATA = {"02_relu_vs_tanh": "Imagenette-160", "05_dropout": "Imagenette-160",
              "06_data_augmentation": "Imagenette-160", "08_training": "Imagenette-160",
