@@ -27,7 +27,13 @@ from pathlib import Path
 
 from helpers.paths import data_root
 
-from data_scripts.archives import Checksum, DownloadError, install, md5_argument
+from data_scripts.archives import (
+    COMPLETE_MARKER,
+    Checksum,
+    DownloadError,
+    install,
+    md5_argument,
+)
 
 BASE_URL = "https://s3.amazonaws.com/fast-ai-imageclas"
 FOLDERS = {"160": "imagenette2-160", "320": "imagenette2-320", "full": "imagenette2"}
@@ -101,7 +107,7 @@ def ensure_imagenette(data_dir: Path | None = None, variant: str = "160", *, pro
     """
     data_dir = Path(data_dir) if data_dir is not None else data_root()
     folder = data_dir / FOLDERS[_check_variant(variant)]
-    if (folder / ".complete").exists():
+    if (folder / COMPLETE_MARKER).exists():
         return folder
     return install_imagenette(data_dir, variant, progress=progress)
 

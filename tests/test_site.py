@@ -255,6 +255,7 @@ SHOWN_CODE = {
     "06_data_augmentation": ["def augment_batch(", "def pca_color_shift("],
     "07_model": ["def build_alexnet("],
     "08_training": ["def update_step(", "def update(self"],
+    "09_evaluation": ["def top_k_accuracy(", "def predict_ten_view("],
 }
 
 

@@ -30,19 +30,11 @@ import keras
 import numpy as np
 from keras import ops
 
+from helpers.shapes import resize_size  # noqa: F401 - the chapters import it from here
+
 PCA_ALPHA_STD = 0.1  # §4.1: "Gaussian with mean zero and standard deviation 0.1"
 FLIP_MODES = ("random", "always", "none")
 VIEW_NAMES = ("top left", "top right", "bottom left", "bottom right", "centre")
-
-
-def resize_size(image_size: int) -> int:
-    """The side images are resized and centre-cropped to before ``image_size`` crops.
-
-    §2 and §4.1: 256 before 224-pixel crops; scaled: ``round(image_size * 256 / 224)``.
-    """
-    if image_size < 1:
-        raise ValueError(f"resize_size: image_size must be positive, got {image_size}")
-    return round(image_size * 256 / 224)
 
 
 def rgb_pca(pixel_mean: np.ndarray,

@@ -20,6 +20,7 @@ Used by every chapter; the ledger is ``book/12_claims_ledger.ipynb``; checked by
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import os
@@ -124,6 +125,7 @@ def save_full_profile_claims(path: Path = FULL_PROFILE_FILE) -> Path:
     return path
 
 
+@functools.cache  # the ledger asks once per claim; a chapter is read once
 def chapter_title(chapter: str) -> str:
     """The title (first heading) of ``book/<chapter>.ipynb``; else ``chapter``."""
     path = REPO_ROOT / "book" / f"{chapter}.ipynb"

@@ -152,10 +152,18 @@ class ImageBatches(keras.utils.PyDataset):
     def __len__(self) -> int:
         return -(-len(self.split) // self.batch_size)
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def _chosen(self, index: int) -> np.ndarray:
         start = index * self.batch_size
-        chosen = np.sort(self.order[start:start + self.batch_size])  # sorted: faster
+        return np.sort(self.order[start:start + self.batch_size])  # sorted: faster
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        chosen = self._chosen(index)
         return self.split.images[chosen], self.split.labels[chosen]
+
+    def labels_in_order(self) -> np.ndarray:
+        """The labels of every batch, in the order the batches give them (no images)."""
+        order = np.concatenate([self._chosen(i) for i in range(len(self))])
+        return self.split.labels[order]
 
 
 def _decode_all(files: list[Path], size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -184,7 +192,8 @@ def _statistics(images: np.ndarray) -> dict[str, np.ndarray]:
 def _cached_images(name: str, files: list[Path],
                    size: int) -> tuple[np.ndarray, np.ndarray]:
     """Decoded images of ``files`` at ``size``, and which decoded; cached on disk."""
-    listing = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
+    stats = [(str(p), p.stat()) for p in files]
+    listing = [(path, st.st_size, st.st_mtime_ns) for path, st in stats]
     key = hashlib.sha1(json.dumps([CACHE_VERSION, size, listing]).encode()).hexdigest()
     cache = artifacts_root() / "data_cache" / f"{name}-{size}px-{key[:16]}.npz"
     if cache.exists():

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers.augment import resize_size
 from helpers.paths import data_root
+from helpers.shapes import resize_size
 
 IMAGENETTE_VARIANTS = {"imagenette2-160": 160, "imagenette2-320": 320,
                        "imagenette2": 500}

@@ -23,7 +23,13 @@ from helpers.model import network
 
 
 def batch_labels(batches: Any) -> np.ndarray:
-    """The labels ``(N,)`` of every batch of ``batches``, in order."""
+    """The labels ``(N,)`` of every batch of ``batches``, in order.
+
+    ``ImageBatches`` gives them without gathering the images; any other sequence of
+    ``(images, labels)`` batches is read batch by batch.
+    """
+    if hasattr(batches, "labels_in_order"):
+        return batches.labels_in_order().astype(np.int64)
     labels = [np.asarray(batches[i][1]) for i in range(len(batches))]
     return np.concatenate(labels).astype(np.int64)
 
@@ -57,12 +63,13 @@ def predict_ten_view(model: keras.Model,
     (layer ``"augment"``), whose ``views`` cuts the patches; the rest scores them.
     """
     stage, net = model.get_layer("augment"), network(model)
-    probabilities = []
+    probabilities, labels = [], []
     for i in range(len(batches)):
-        images = batches[i][0]
+        images, truth = batches[i]
         logits = np.asarray(net.predict_on_batch(stage.views(images)), np.float64)
         probabilities.append(softmax(logits).reshape(len(images), 10, -1).mean(axis=1))
-    return np.concatenate(probabilities), batch_labels(batches)
+        labels.append(np.asarray(truth))
+    return np.concatenate(probabilities), np.concatenate(labels).astype(np.int64)
 
 
 def top_k_accuracy(scores: np.ndarray, labels: np.ndarray, k: int = 1) -> float:

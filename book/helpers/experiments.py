@@ -293,19 +293,17 @@ def learning_rate_sweep(build: Callable[[], keras.Model], x: np.ndarray, y: np.n
     (sorted by rate) has ``epochs`` (to the threshold, NaN if never), ``seconds`` and
     ``error`` (the last one measured).
     """
-    histories, models, rows, budget = {}, {}, {}, max_epochs
+    histories, models, budget = {}, {}, max_epochs
     for rate in learning_rates:
         models[rate] = build()
         history = train_with_history(models[rate], x, y, epochs=budget,
                                      learning_rate=rate, batch_size=batch_size,
                                      seed=seed, eval_size=eval_size, stop_at=threshold)
-        epochs = epochs_to_threshold(history["train_error"].to_numpy(), threshold)
         histories[rate] = history
-        rows[rate] = {"epochs": epochs,
-                      "seconds": seconds_to_threshold(history, threshold),
-                      "error": float(history["train_error"].iloc[-1])}
+        epochs = epochs_to_threshold(history["train_error"].to_numpy(), threshold)
         budget = min(budget, epochs or budget)  # a later rate must beat this to win
-    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("learning_rate")
+    table = speedup_table(histories, threshold).rename(
+        columns={"final_train_error": "error"}).rename_axis("learning_rate")
     table = table.astype({"epochs": float}).sort_index()
     reached = table["epochs"].notna()
     ranked = table[reached] if reached.any() else table

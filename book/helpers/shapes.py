@@ -28,6 +28,16 @@ BYTES_PER_FLOAT32 = 4
 POOLING: dict[str, tuple[int, int]] = {"overlapping": (3, 2), "non_overlapping": (2, 2)}
 
 
+def resize_size(image_size: int) -> int:
+    """The side images are resized and centre-cropped to before ``image_size`` crops.
+
+    §2 and §4.1: 256 before 224-pixel crops; scaled: ``round(image_size * 256 / 224)``.
+    """
+    if image_size < 1:
+        raise ValueError(f"resize_size: image_size must be positive, got {image_size}")
+    return round(image_size * 256 / 224)
+
+
 def conv_output_size(n: int, kernel: int, stride: int = 1,
                      padding: int | str = 0) -> int:
     """Output side of a convolution or pooling window sliding over ``n`` pixels.

@@ -157,6 +157,11 @@ class _Checkpointer(keras.callbacks.Callback):
         self.reduce_at = set(state["recipe"].get("reduce_at", []))
         self._start = self._cpu = 0.0
 
+    @property
+    def finished(self) -> bool:
+        """Early stopping fired, or the schedule made its last reduction (§5)."""
+        return self.stopper.should_stop or self.schedule.finished
+
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         if hasattr(self.train, "set_epoch"):  # epoch e's batches, resumed or not
             self.train.set_epoch(epoch)
@@ -177,7 +182,7 @@ class _Checkpointer(keras.callbacks.Callback):
             next_lr = self.schedule.reduce(lr_used)
         self.model.optimizer.learning_rate = next_lr
         self.pending.append(row)
-        stop = self.stopper.should_stop or self.schedule.finished
+        stop = self.finished
         last = epoch + 1 == self.params.get("epochs")
         if (epoch + 1) % self.every == 0 or last or stop:
             self._commit(epoch + 1, next_lr, improved)
@@ -195,10 +200,9 @@ class _Checkpointer(keras.callbacks.Callback):
             _link_best(self.directory, weights)
         rows, self.pending = self.pending, []
         rows[-1]["checkpoint_s"] = time.perf_counter() - start
-        stop = self.stopper.should_stop or self.schedule.finished
         seeds = [ops.convert_to_numpy(v).tolist() for v in _seed_states(self.model)]
         self.state.update(epochs_done=epochs_done, weights=weights, seed_states=seeds,
-                          next_learning_rate=next_lr, stopped_early=stop,
+                          next_learning_rate=next_lr, stopped_early=self.finished,
                           history=[*self.state["history"], *rows],
                           schedule=self.schedule.to_dict(),
                           early_stopping=asdict(self.stopper))

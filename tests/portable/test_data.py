@@ -24,6 +24,13 @@ def _labels(batches: ImageBatches) -> list[int]:
     return [int(y) for i in range(len(batches)) for y in batches[i][1]]
 
 
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_labels_in_order_are_the_batches_labels_without_the_images(shuffle):
+    batches = ImageBatches(SPLIT, 4, shuffle=shuffle, seed=1)
+    batches.set_epoch(2)
+    assert batches.labels_in_order().tolist() == _labels(batches)
+
 def test_batches_are_uint8_and_cover_the_split_once_per_epoch():
     batches = ImageBatches(SPLIT, 4, shuffle=True, seed=1)
     assert len(batches) == 3  # 4 + 4 + 2
