@@ -244,6 +244,13 @@ def dropout(x: np.ndarray, rate: float, rng: np.random.Generator, training: bool
     return kept / x.dtype.type(1.0 - rate) if scale_at == "train" else kept
 
 
+# §3.3: k=2, n=5, alpha=1e-4, beta=0.75 ("determined using a validation set").
+PAPER_K = 2.0
+PAPER_N = 5
+PAPER_ALPHA = 1e-4
+PAPER_BETA = 0.75
+
+
 def _check_lrn(x: np.ndarray, n: int) -> None:
     _check_rank("local_response_normalization", x, 4, "x: (N, H, W, C)")
     if not isinstance(n, (int, np.integer)) or n < 1 or n % 2 == 0:
@@ -252,8 +259,9 @@ def _check_lrn(x: np.ndarray, n: int) -> None:
                          "uses n=5")
 
 
-def local_response_normalization(x: np.ndarray, k: float = 2.0, n: int = 5,
-                                 alpha: float = 1e-4, beta: float = 0.75) -> np.ndarray:
+def local_response_normalization(x: np.ndarray, k: float = PAPER_K, n: int = PAPER_N,
+                                 alpha: float = PAPER_ALPHA,
+                                 beta: float = PAPER_BETA) -> np.ndarray:
     """Local response normalization across channels, §3.3's formula, vectorized.
 
     x: (N, H, W, C) -> same shape. b[..., i] = a[..., i] / (k + alpha * sum_j
@@ -265,15 +273,15 @@ def local_response_normalization(x: np.ndarray, k: float = 2.0, n: int = 5,
     x = np.asarray(x)
     _check_lrn(x, n)
     (x,) = _as_float(x)
-    # §3.3: k=2, n=5, alpha=1e-4, beta=0.75 (the defaults). Pad the channel axis with
-    # n // 2 zeros on each side, then sum every window of n squares.
+    # Pad the channel axis with n // 2 zeros on each side, then sum every window of n
+    # squares.
     squares = np.pad(x * x, ((0, 0), (0, 0), (0, 0), (n // 2, n // 2)))
     window_sum = sliding_window_view(squares, n, axis=-1).sum(axis=-1)  # (N, H, W, C)
     return x / (k + alpha * window_sum) ** beta
 
 
-def lrn_loop(a: np.ndarray, k: float = 2.0, n: int = 5, alpha: float = 1e-4,
-             beta: float = 0.75) -> np.ndarray:
+def lrn_loop(a: np.ndarray, k: float = PAPER_K, n: int = PAPER_N,
+             alpha: float = PAPER_ALPHA, beta: float = PAPER_BETA) -> np.ndarray:
     """§3.3's formula read literally, one channel at a time: a: (N, H, W, C) -> same.
 
     The sum runs over channels ``max(0, i - n // 2) ... min(C - 1, i + n // 2)``.

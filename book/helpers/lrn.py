@@ -28,11 +28,7 @@ import keras
 import numpy as np
 from keras import ops
 
-# §3.3: k=2, n=5, alpha=1e-4, beta=0.75 ("determined using a validation set").
-PAPER_K = 2.0
-PAPER_N = 5
-PAPER_ALPHA = 1e-4
-PAPER_BETA = 0.75
+from helpers.layers import PAPER_ALPHA, PAPER_BETA, PAPER_K, PAPER_N
 
 
 def band_matrix(channels: int, n: int = PAPER_N) -> np.ndarray:

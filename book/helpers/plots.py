@@ -4,8 +4,8 @@ Each function draws one figure with a title and labelled axes and returns it; th
 chapter calls ``plt.show()``. Images are ``(N, H, W, 3)`` arrays in [0, 1] (or
 mean-subtracted: pass ``mean_rgb`` to ``displayable`` to add the mean back).
 
-Used by ``book/06_data_augmentation.ipynb``, ``08_training`` and ``09_evaluation``;
-checked by ``tests/portable/test_evaluate.py``.
+Used by ``book/06_data_augmentation.ipynb``, ``08_training``, ``09_evaluation`` and
+``10_small_data``; checked by ``tests/portable/test_evaluate.py``.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def plot_history(histories: dict[str, pd.DataFrame],
 def image_grid(images: np.ndarray, titles: Sequence[str] | None = None, *,
                columns: int = 8, title: str = "", size: float = 1.6,
                title_colours: Sequence[str] | None = None) -> plt.Figure:
-    """A grid of images ``(N, H, W, 3)`` in [0, 1], each with an optional title."""
+    """A grid of images ``(N, H, W, 3)`` (uint8 or in [0, 1]), optionally titled."""
     images = np.asarray(images)
     rows = max(1, int(np.ceil(len(images) / columns)))
     figsize = (columns * size, rows * size * 1.15)
