@@ -8,7 +8,10 @@ Each module runs as ``python -m data_scripts.<name> --help`` and is importable:
 - ``make_mini_imagenet``: the 16-class mini-ImageNet from a local ImageNet-style folder;
 - ``make_offline_dataset``: a procedurally drawn set for machines without real images;
 - ``archives`` (no command): fetch, check, safely extract and atomically install an archive,
-  shared by the two downloaders.
+  shared by the two downloaders;
+- ``folders`` (no command): build a folder beside its target and swap it in whole, used by
+  every script;
+- ``cli`` (no command): the scripts' parser style and the downloaders' shared options.
 
     python -m data_scripts.download_imagenette --variant 160 [--archive PATH --md5 HEX]
     python -m data_scripts.download_flowers17 [--archive PATH --md5 HEX] [--seed 2012 --val-per-class 16]

@@ -28,14 +28,10 @@ tested in ``tests/test_archives.py``.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
-import re
-import shutil
 import tarfile
-import tempfile
 import zlib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -43,6 +39,8 @@ from pathlib import Path, PurePosixPath
 
 import requests
 from tqdm import tqdm
+
+from data_scripts.folders import staging_folder, swap_in
 
 COMPLETE_MARKER = ".complete"
 # Connect within 10 s (an unreachable network fails fast), then at most 60 s between two reads.
@@ -78,13 +76,6 @@ def md5sum(path: Path) -> str:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def md5_argument(text: str) -> str:
-    """``text`` as an MD5 (32 hex digits, lowercased); for the scripts' ``--md5`` option."""
-    if not re.fullmatch(r"[0-9a-fA-F]{32}", text.strip()):
-        raise argparse.ArgumentTypeError(f"{text!r} is not an MD5 (32 hex digits), as `md5sum FILE` prints it")
-    return text.strip().lower()
 
 
 def verify(path: Path, checksums: Collection[Checksum] | None, *, advice: str = "") -> Checksum | None:
@@ -361,10 +352,8 @@ def _already_installed(target: Path, settings: dict) -> bool:
 def _extract_and_install(
     source: Path, target: Path, arrange: Arrange | None, marker: dict, *, local: bool, progress: bool
 ) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-installing-", dir=target.parent))
-    try:
-        extracted, out = tmp / "extracted", tmp / target.name
+    with staging_folder(target) as scratch:
+        extracted, out = scratch / "extracted", scratch / target.name
         if progress:
             print(f"extracting {source.name}")
         try:
@@ -382,13 +371,8 @@ def _extract_and_install(
                 + ("check the file given with --archive" if local else "delete it and run again")
             )
         (out / COMPLETE_MARKER).write_text(json.dumps(marker, indent=1) + "\n")
-        if read_marker(target) is not None:  # another run finished first: keep its copy
-            return
-        if target.exists():  # an incomplete earlier install: moved aside, removed with ``tmp``
-            os.replace(target, tmp / "incomplete")
-        os.replace(out, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if read_marker(target) is None:  # else another run finished first: keep its copy
+            swap_in(out, target, scratch)  # an incomplete earlier install goes with ``scratch``
 
 
 __all__ = [
@@ -399,7 +383,6 @@ __all__ = [
     "DownloadError",
     "fetch",
     "install",
-    "md5_argument",
     "md5sum",
     "read_marker",
     "safe_extract",

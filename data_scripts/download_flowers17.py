@@ -27,19 +27,19 @@ Tested in ``tests/test_download_flowers17.py``.
 
 from __future__ import annotations
 
-import argparse
 import os
-import random
 import re
 import sys
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
+from helpers.datasets import stratified_holdout
 from helpers.paths import data_root
 from PIL import Image
 
-from data_scripts.archives import Checksum, DownloadError, install, md5_argument
+from data_scripts.archives import Checksum, DownloadError, install
+from data_scripts.cli import add_source_arguments, count_images, parse_source_arguments, run_install, script_parser
 
 URL = "https://www.robots.ox.ac.uk/~vgg/data/flowers/17/17flowers.tgz"
 FOLDER = "flowers17"
@@ -82,23 +82,14 @@ def stratified_split(
 ) -> dict[str, dict[int, list[int]]]:
     """Split each class's image numbers into ``train`` and ``val`` (``val_per_class`` each), seeded.
 
-    Classes are visited in order with one ``random.Random(seed)``, each list sorted
-    first, so the split depends only on the seed and the numbers. Returns
-    ``{"train": {class: sorted numbers}, "val": {class: sorted numbers}}``.
+    ``helpers.datasets.stratified_holdout``: the split depends only on the seed and the
+    numbers. Returns ``{"train": {class: sorted numbers}, "val": {class: sorted numbers}}``.
     """
-    rng = random.Random(seed)
-    split: dict[str, dict[int, list[int]]] = {"train": {}, "val": {}}
-    for label in sorted(numbers_by_class):
-        numbers = sorted(numbers_by_class[label])
-        if len(numbers) <= val_per_class:
-            raise DownloadError(
-                f"{FLOWERS17_CLASSES[label]!r} has {len(numbers)} images, too few to hold out {val_per_class} "
-                "for validation and train on the rest; use a smaller --val-per-class"
-            )
-        rng.shuffle(numbers)
-        split["val"][label] = sorted(numbers[:val_per_class])
-        split["train"][label] = sorted(numbers[val_per_class:])
-    return split
+    try:
+        train, val = stratified_holdout(numbers_by_class, seed, count=val_per_class)
+    except ValueError as error:
+        raise DownloadError(f"{error}; use a smaller --val-per-class") from None
+    return {"train": train, "val": val}
 
 
 def _decodes(path: Path) -> str | None:
@@ -197,45 +188,24 @@ def install_flowers17(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m data_scripts.download_flowers17",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--archive",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="install from this local .tgz (read only, never deleted)",
-    )
-    parser.add_argument(
-        "--md5",
-        type=md5_argument,
-        default=None,
-        metavar="HEX",
-        help="accept only this MD5 (for a mirror's own archive)",
-    )
-    parser.add_argument(
-        "--data", type=Path, default=None, metavar="DIR", help="data folder (default: $ALEXNET_DATA, else <repo>/data)"
-    )
-    parser.add_argument(
-        "--url", default=None, metavar="URL", help="download from this URL instead of the VGG page (a mirror)"
-    )
+    parser = script_parser("download_flowers17", __doc__)
+    add_source_arguments(parser, official="the VGG page")
     parser.add_argument(
         "--seed", type=int, default=2012, metavar="SEED", help="seed of the train/val split (default: 2012)"
     )
     parser.add_argument(
         "--val-per-class", type=int, default=16, metavar="N", help="validation images per class (default: 16, of 80)"
     )
-    parser.add_argument("--keep-archive", action="store_true", help="keep the downloaded .tgz after installing")
-    args = parser.parse_args(argv)
-    if args.archive is not None and args.url is not None:
-        parser.error("--archive and --url exclude each other: install from a file or from a URL")
+    args = parse_source_arguments(parser, argv)
     if args.val_per_class < 0:
         parser.error(f"--val-per-class must be 0 or more, not {args.val_per_class}")
-    try:
-        target = install_flowers17(
+
+    def report(target: Path) -> str:
+        counts = count_images(target, "*/*.jpg")
+        return f"17 flowers in {target}: {counts['train']:,} train / {counts['val']:,} val images"
+
+    return run_install(
+        lambda: install_flowers17(
             args.data,
             archive=args.archive,
             url=args.url,
@@ -243,13 +213,9 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             val_per_class=args.val_per_class,
             keep_archive=args.keep_archive,
-        )
-    except DownloadError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    counts = {split: sum(1 for _ in (target / split).glob("*/*.jpg")) for split in ("train", "val")}
-    print(f"17 flowers in {target}: {counts['train']:,} train / {counts['val']:,} val images")
-    return 0
+        ),
+        report,
+    )
 
 
 if __name__ == "__main__":

@@ -21,19 +21,13 @@ Tested in ``tests/test_download_imagenette.py``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 from helpers.paths import data_root
 
-from data_scripts.archives import (
-    COMPLETE_MARKER,
-    Checksum,
-    DownloadError,
-    install,
-    md5_argument,
-)
+from data_scripts.archives import COMPLETE_MARKER, Checksum, install
+from data_scripts.cli import add_source_arguments, count_images, parse_source_arguments, run_install, script_parser
 
 BASE_URL = "https://s3.amazonaws.com/fast-ai-imageclas"
 FOLDERS = {"160": "imagenette2-160", "320": "imagenette2-320", "full": "imagenette2"}
@@ -113,46 +107,21 @@ def ensure_imagenette(data_dir: Path | None = None, variant: str = "160", *, pro
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m data_scripts.download_imagenette",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = script_parser("download_imagenette", __doc__)
     parser.add_argument("--variant", choices=sorted(FOLDERS), default="160", help="image size (default: 160)")
-    parser.add_argument(
-        "--archive",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="install from this local .tgz (read only, never deleted)",
-    )
-    parser.add_argument(
-        "--md5",
-        type=md5_argument,
-        default=None,
-        metavar="HEX",
-        help="accept only this MD5 (for a mirror's own archive)",
-    )
-    parser.add_argument(
-        "--data", type=Path, default=None, metavar="DIR", help="data folder (default: $ALEXNET_DATA, else <repo>/data)"
-    )
-    parser.add_argument(
-        "--url", default=None, metavar="URL", help="download from this URL instead of fast.ai's (a mirror)"
-    )
-    parser.add_argument("--keep-archive", action="store_true", help="keep the downloaded .tgz after installing")
-    args = parser.parse_args(argv)
-    if args.archive is not None and args.url is not None:
-        parser.error("--archive and --url exclude each other: install from a file or from a URL")
-    try:
-        target = install_imagenette(
+    add_source_arguments(parser, official="fast.ai's")
+    args = parse_source_arguments(parser, argv)
+
+    def report(target: Path) -> str:
+        counts = count_images(target)
+        return f"Imagenette ({args.variant}) in {target}: {counts['train']:,} train / {counts['val']:,} val images"
+
+    return run_install(
+        lambda: install_imagenette(
             args.data, args.variant, archive=args.archive, url=args.url, md5=args.md5, keep_archive=args.keep_archive
-        )
-    except DownloadError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    counts = {split: sum(1 for _ in (target / split).glob("*/*")) for split in ("train", "val")}
-    print(f"Imagenette ({args.variant}) in {target}: {counts['train']:,} train / {counts['val']:,} val images")
-    return 0
+        ),
+        report,
+    )
 
 
 if __name__ == "__main__":

@@ -18,18 +18,18 @@ or hard-linked with ``--link`` (no extra disk space), into ``<data>/mini-imagene
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
-import random
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
-from helpers.datasets import WNID_NAMES
+from helpers.datasets import WNID_NAMES, stratified_holdout
 from helpers.paths import data_root
+
+from data_scripts.cli import script_parser
+from data_scripts.folders import staging_folder, swap_in
 
 # ImageNet classes 0-15 (tench to robin), in ImageNet's order: the first sixteen entries
 # of the book's one WordNet table, helpers.datasets.WNID_NAMES.
@@ -45,9 +45,7 @@ def _find(source: Path, *candidates: str) -> Path | None:
 def synset_names(source: Path) -> dict[str, str]:
     """WordNet id -> first name, from the source's ``LOC_synset_mapping.txt`` if any, plus the 16 defaults."""
     names = dict(MINI_IMAGENET_CLASSES)
-    mapping = _find(
-        source, "LOC_synset_mapping.txt", "../LOC_synset_mapping.txt", "../../../LOC_synset_mapping.txt"
-    )
+    mapping = _find(source, "LOC_synset_mapping.txt", "../LOC_synset_mapping.txt", "../../../LOC_synset_mapping.txt")
     if mapping is not None:
         for line in mapping.read_text().splitlines():
             wnid, _, words = line.partition(" ")
@@ -63,11 +61,7 @@ def resolve_classes(requested: list[str] | None, names: dict[str, str]) -> list[
     by_name = {name.lower(): wnid for wnid, name in names.items()}
     wnids = []
     for item in requested:
-        wnid = (
-            item
-            if item in names or (item.startswith("n") and item[1:].isdigit())
-            else by_name.get(item.lower())
-        )
+        wnid = item if item in names or (item.startswith("n") and item[1:].isdigit()) else by_name.get(item.lower())
         if wnid is None:
             raise ValueError(
                 f"unknown class {item!r}: give a WordNet id (e.g. n01440764) or a name the source's "
@@ -87,9 +81,7 @@ def collect(source: Path, wnids: list[str], *, val_fraction: float = 0.1, seed: 
     base = _find(source, "Data/CLS-LOC", "ILSVRC/Data/CLS-LOC", ".") or source
     train_dir = _find(base, "train")
     if train_dir is None:
-        raise ValueError(
-            f"{source} has no train/ folder; point --source at Kaggle's imagenet-mini or at ILSVRC"
-        )
+        raise ValueError(f"{source} has no train/ folder; point --source at Kaggle's imagenet-mini or at ILSVRC")
     missing = [w for w in wnids if not (train_dir / w).is_dir()]
     if missing:
         raise ValueError(f"{train_dir} lacks the class folders {missing}; check --classes and --source")
@@ -98,9 +90,7 @@ def collect(source: Path, wnids: list[str], *, val_fraction: float = 0.1, seed: 
     if val_dir is not None and any((val_dir / w).is_dir() for w in wnids):
         splits["val"] = {w: _images(val_dir / w) if (val_dir / w).is_dir() else [] for w in wnids}
     elif val_dir is not None:  # ILSVRC: flat val/ folder, labels in LOC_val_solution.csv
-        solution = _find(
-            source, "LOC_val_solution.csv", "../LOC_val_solution.csv", "../../../LOC_val_solution.csv"
-        )
+        solution = _find(source, "LOC_val_solution.csv", "../LOC_val_solution.csv", "../../../LOC_val_solution.csv")
         if solution is not None:
             with solution.open() as file:
                 for row in csv.DictReader(file):
@@ -108,12 +98,7 @@ def collect(source: Path, wnids: list[str], *, val_fraction: float = 0.1, seed: 
                     if wnid in splits["val"]:
                         splits["val"][wnid].append(val_dir / f"{row['ImageId']}.JPEG")
     if not any(splits["val"].values()):  # no validation images: hold out a seeded fraction of train
-        rng = random.Random(seed)
-        for w in wnids:
-            files = splits["train"][w][:]
-            rng.shuffle(files)
-            cut = max(1, round(len(files) * val_fraction)) if len(files) > 1 else 0
-            splits["val"][w], splits["train"][w] = sorted(files[:cut]), sorted(files[cut:])
+        splits["train"], splits["val"] = stratified_holdout(splits["train"], seed, fraction=val_fraction)
     return splits
 
 
@@ -142,23 +127,16 @@ def build(
     """
     splits = collect(source, wnids, val_fraction=val_fraction, seed=seed)
     out = Path(out).expanduser()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-partial-", dir=out.parent))
-    try:
+    with staging_folder(out) as scratch:
+        new = scratch / out.name
         for split, classes in splits.items():
             for wnid, files in classes.items():
-                (tmp / split / wnid).mkdir(parents=True)
+                (new / split / wnid).mkdir(parents=True)
                 for path in files:
-                    _place(path, tmp / split / wnid / path.name, link)
+                    _place(path, new / split / wnid / path.name, link)
         counts = {split: {w: len(files) for w, files in classes.items()} for split, classes in splits.items()}
-        (tmp / MANIFEST).write_text(
-            json.dumps({"source": str(source), "classes": wnids, "counts": counts}, indent=2)
-        )
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        (new / MANIFEST).write_text(json.dumps({"source": str(source), "classes": wnids, "counts": counts}, indent=2))
+        swap_in(new, out, scratch)
     return counts
 
 
@@ -166,22 +144,14 @@ def format_counts(counts: dict[str, dict[str, int]], names: dict[str, str]) -> s
     """A small table: one line per class with its train and val counts, and a total."""
     lines = [f"{'class':<12} {'name':<20} {'train':>7} {'val':>6}"]
     for wnid in counts["train"]:
-        lines.append(
-            f"{wnid:<12} {names.get(wnid, ''):<20} {counts['train'][wnid]:>7,} {counts['val'][wnid]:>6,}"
-        )
+        lines.append(f"{wnid:<12} {names.get(wnid, ''):<20} {counts['train'][wnid]:>7,} {counts['val'][wnid]:>6,}")
     lines.append(f"{'total':<33} {sum(counts['train'].values()):>7,} {sum(counts['val'].values()):>6,}")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m data_scripts.make_mini_imagenet",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--source", type=Path, required=True, help="ImageNet-style folder (imagenet-mini, ILSVRC)"
-    )
+    parser = script_parser("make_mini_imagenet", __doc__)
+    parser.add_argument("--source", type=Path, required=True, help="ImageNet-style folder (imagenet-mini, ILSVRC)")
     parser.add_argument("--out", type=Path, default=None, help="default: $ALEXNET_DATA/mini-imagenet")
     parser.add_argument(
         "--classes",
@@ -190,9 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         help="WordNet ids or names (default: ImageNet classes 0-15, tench ... robin)",
     )
     parser.add_argument("--link", action="store_true", help="hard-link instead of copying")
-    parser.add_argument(
-        "--val-fraction", type=float, default=0.1, help="held out when the source has no val/"
-    )
+    parser.add_argument("--val-fraction", type=float, default=0.1, help="held out when the source has no val/")
     parser.add_argument("--seed", type=int, default=2012)
     parser.add_argument("--force", action="store_true", help="rebuild even if the output is complete")
     args = parser.parse_args(argv)
@@ -205,9 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{out} already holds these {len(wnids)} classes; nothing to do (use --force to rebuild)")
             print(format_counts(json.loads(manifest.read_text())["counts"], names))
             return 0
-        counts = build(
-            args.source, out, wnids, link=args.link, val_fraction=args.val_fraction, seed=args.seed
-        )
+        counts = build(args.source, out, wnids, link=args.link, val_fraction=args.val_fraction, seed=args.seed)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -19,19 +19,19 @@ interrupted run never leaves half a set behind.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
-import shutil
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 from helpers.paths import data_root
 from PIL import Image, ImageDraw
+
+from data_scripts.cli import script_parser
+from data_scripts.folders import staging_folder, swap_in
 
 CLASS_NAMES = (
     "circle",
@@ -54,9 +54,7 @@ _DEFAULTS = {"train_per_class": 300, "val_per_class": 60, "image_size": 128, "se
 _SUPERSAMPLE = 2  # masks are drawn at twice the size and averaged down: anti-aliased edges
 
 
-def _regular_polygon(
-    cx: float, cy: float, radius: float, sides: int, angle: float
-) -> list[tuple[float, float]]:
+def _regular_polygon(cx: float, cy: float, radius: float, sides: int, angle: float) -> list[tuple[float, float]]:
     return [
         (
             cx + radius * math.cos(angle + 2 * math.pi * k / sides),
@@ -66,9 +64,7 @@ def _regular_polygon(
     ]
 
 
-def _rotated(
-    points: list[tuple[float, float]], cx: float, cy: float, angle: float
-) -> list[tuple[float, float]]:
+def _rotated(points: list[tuple[float, float]], cx: float, cy: float, angle: float) -> list[tuple[float, float]]:
     c, s = math.cos(angle), math.sin(angle)
     return [(cx + c * x - s * y, cy + s * x + c * y) for x, y in points]
 
@@ -165,9 +161,7 @@ def draw_image(class_index: int, rng: np.random.Generator, size: int = 128) -> n
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
-def _draw_folder(
-    folder: Path, split_index: int, class_index: int, count: int, *, image_size: int, seed: int
-) -> None:
+def _draw_folder(folder: Path, split_index: int, class_index: int, count: int, *, image_size: int, seed: int) -> None:
     folder.mkdir(parents=True)
     name = CLASS_NAMES[class_index]
     for i in range(count):
@@ -179,10 +173,10 @@ def _draw_folder(
 def make_offline_dataset(
     out: Path,
     *,
-    train_per_class: int = 300,
-    val_per_class: int = 60,
-    image_size: int = 128,
-    seed: int = 2012,
+    train_per_class: int = _DEFAULTS["train_per_class"],
+    val_per_class: int = _DEFAULTS["val_per_class"],
+    image_size: int = _DEFAULTS["image_size"],
+    seed: int = _DEFAULTS["seed"],
     workers: int | None = None,
 ) -> Path:
     """Draw the set into ``out`` (``out/train/<class>/*.png``, ``out/val/<class>/*.png``) and return ``out``.
@@ -191,16 +185,13 @@ def make_offline_dataset(
     ``out`` only when complete. An existing ``out`` is replaced.
     """
     if train_per_class < 1 or val_per_class < 1 or image_size < 16:
-        raise ValueError(
-            "make_offline_dataset: use at least 1 image per class per split and image_size >= 16"
-        )
+        raise ValueError("make_offline_dataset: use at least 1 image per class per split and image_size >= 16")
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-partial-", dir=out.parent))
-    try:
+    with staging_folder(out) as scratch:
+        new = scratch / out.name
         counts = {"train": train_per_class, "val": val_per_class}
         jobs = [
-            (tmp / split / name, split_index, class_index, counts[split])
+            (new / split / name, split_index, class_index, counts[split])
             for split_index, split in enumerate(SPLITS)
             for class_index, name in enumerate(CLASS_NAMES)
         ]
@@ -215,18 +206,12 @@ def make_offline_dataset(
             "image_size": image_size,
             "seed": seed,
         }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
-            os.replace(out, old / out.name)
-            shutil.rmtree(old, ignore_errors=True)
+        (new / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         try:
-            os.replace(tmp, out)  # atomic on one file system: readers see no set or a whole one
+            swap_in(new, out, scratch)
         except OSError:
             if not _is_complete(out, manifest):  # another process finished the same set first: keep it
                 raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
@@ -253,21 +238,15 @@ def ensure_offline_dataset(root: Path | None = None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m data_scripts.make_offline_dataset",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = script_parser("make_offline_dataset", __doc__)
     parser.add_argument(
         "--out",
         type=Path,
         default=None,
         help="output folder (default: $ALEXNET_DATA/offline, else <repo>/data/offline)",
     )
-    parser.add_argument("--train-per-class", type=int, default=300)
-    parser.add_argument("--val-per-class", type=int, default=60)
-    parser.add_argument("--image-size", type=int, default=128)
-    parser.add_argument("--seed", type=int, default=2012)
+    for option, default in _DEFAULTS.items():
+        parser.add_argument(f"--{option.replace('_', '-')}", type=int, default=default, help=f"default: {default}")
     args = parser.parse_args(argv)
     out = args.out or data_root() / "offline"
     make_offline_dataset(

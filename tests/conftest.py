@@ -16,6 +16,15 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 BOOK_DIR = REPO_ROOT / "book"
 
 
+@pytest.fixture()
+def isolated_folders(tmp_path, monkeypatch) -> Path:
+    """The data and artefact folders under ``tmp_path``, downloads off; returns the data folder."""
+    monkeypatch.setenv("ALEXNET_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("ALEXNET_ARTIFACTS", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("ALEXNET_DOWNLOAD", "0")
+    return tmp_path / "data"
+
+
 def chapter_notebooks() -> list[Path]:
     """The chapters listed in ``_toc.yml`` that are notebooks, in reading order."""
     toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text())

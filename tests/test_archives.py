@@ -9,7 +9,7 @@ import time
 import pytest
 from archive_fakes import Server, closed_port_url, make_tgz, md5
 
-from data_scripts import archives
+from data_scripts import archives, cli
 from data_scripts.archives import Checksum, ChecksumError, DownloadError
 
 _NOISE = random.Random(0)  # incompressible contents: the archive is about 300 kB, several download chunks
@@ -53,9 +53,9 @@ def test_any_one_checksum_of_the_set_is_enough(tmp_path):
 
 
 def test_md5_argument_accepts_md5sum_output_only():
-    assert archives.md5_argument(" " + md5(GOOD).upper() + "\n") == md5(GOOD)
+    assert cli.md5_argument(" " + md5(GOOD).upper() + "\n") == md5(GOOD)
     with pytest.raises(Exception, match="not an MD5"):
-        archives.md5_argument("abc")
+        cli.md5_argument("abc")
 
 
 # -- fetching ---------------------------------------------------------------------------------

@@ -32,14 +32,6 @@ def _write_images(folder: Path, classes: dict[str, int], seed: int, size: int = 
 
 
 @pytest.fixture()
-def roots(tmp_path, monkeypatch):
-    monkeypatch.setenv("ALEXNET_DATA", str(tmp_path / "data"))
-    monkeypatch.setenv("ALEXNET_ARTIFACTS", str(tmp_path / "artifacts"))
-    monkeypatch.setenv("ALEXNET_DOWNLOAD", "0")
-    return tmp_path / "data"
-
-
-@pytest.fixture()
 def small_set(tmp_path):
     folder = tmp_path / "small"
     train = _write_images(folder / "train", {"b_dog": 6, "a_cat": 4}, seed=1)
@@ -47,7 +39,7 @@ def small_set(tmp_path):
     return folder, train, val
 
 
-def test_train_val_folders_give_images_labels_and_the_mean_image(roots, small_set):
+def test_train_val_folders_give_images_labels_and_the_mean_image(isolated_folders, small_set):
     folder, train, val = small_set
     splits = data.load_dataset(folder, image_size=SIZE)
     assert splits.class_names == ["a cat", "b dog"]  # sorted folders, "_" as spaces
@@ -65,7 +57,7 @@ def test_train_val_folders_give_images_labels_and_the_mean_image(roots, small_se
     assert crops.shape == (5, SIZE, SIZE, 3) and 0.0 <= crops.min() <= crops.max() <= 1.0
 
 
-def test_pca_statistics_match_numpy(roots, small_set):
+def test_pca_statistics_match_numpy(isolated_folders, small_set):
     folder, train, _ = small_set
     splits = data.load_dataset(folder, image_size=SIZE)
     pixels = np.stack(train).reshape(-1, 3).astype(np.float64) / 255.0
@@ -75,7 +67,7 @@ def test_pca_statistics_match_numpy(roots, small_set):
     np.testing.assert_allclose(vectors.T @ vectors, np.eye(3), atol=1e-5)
 
 
-def test_subsets_are_drawn_with_the_seed_and_statistics_follow_them(roots, small_set):
+def test_subsets_are_drawn_with_the_seed_and_statistics_follow_them(isolated_folders, small_set):
     folder, _, _ = small_set
     a = data.load_dataset(folder, image_size=SIZE, subset_size=4, val_size=3, seed=1)
     b = data.load_dataset(folder, image_size=SIZE, subset_size=4, val_size=3, seed=1)
@@ -85,7 +77,7 @@ def test_subsets_are_drawn_with_the_seed_and_statistics_follow_them(roots, small
     assert "4 train / 3 val" in a.source.description
 
 
-def test_corrupt_files_are_skipped_with_a_warning_naming_them(roots, small_set):
+def test_corrupt_files_are_skipped_with_a_warning_naming_them(isolated_folders, small_set):
     folder, _, _ = small_set
     (folder / "train" / "a_cat" / "empty.png").write_bytes(b"")
     good = (folder / "train" / "b_dog" / "000.png").read_bytes()
@@ -106,11 +98,28 @@ def test_single_folder_is_split_with_a_seed(tmp_path):
     a = datasets.list_files(folder, seed=1)
     b = datasets.list_files(folder, seed=1)
     assert a.train_files == b.train_files and not set(a.train_files) & set(a.val_files)
-    assert len(a.train_files) + len(a.val_files) == 60 and 4 <= len(a.val_files) <= 20
+    assert len(a.train_files) + len(a.val_files) == 60 and len(a.val_files) == 12  # 20% of each
+    assert sorted(a.val_labels) == [0] * 6 + [1] * 6
     assert a.classes == ["cats", "dogs"]
 
 
-def test_missing_or_empty_folder_says_how_to_fetch(roots, tmp_path):
+def test_stratified_holdout_by_count_or_fraction_depends_only_on_seed_and_items():
+    by_class = {"b": list(range(10)), "a": list(range(100, 103))}
+    train, val = datasets.stratified_holdout(by_class, seed=3, count=2)
+    assert {k: len(v) for k, v in val.items()} == {"a": 2, "b": 2}
+    assert sorted(train["b"] + val["b"]) == list(range(10)) and not set(train["b"]) & set(val["b"])
+    shuffled = {"a": by_class["a"][::-1], "b": by_class["b"][::-1]}
+    assert datasets.stratified_holdout(shuffled, seed=3, count=2) == (train, val)
+    assert datasets.stratified_holdout(by_class, seed=4, count=2) != (train, val)
+    _, val = datasets.stratified_holdout({"a": [1], "b": list(range(10))}, seed=0, fraction=0.25)
+    assert (len(val["a"]), len(val["b"])) == (0, 2)  # round(2.5) = 2; one item stays in train
+    with pytest.raises(ValueError, match="'a' has 3 items, too few"):
+        datasets.stratified_holdout(by_class, seed=0, count=3)
+    with pytest.raises(ValueError, match="count or fraction"):
+        datasets.stratified_holdout(by_class, seed=0)
+
+
+def test_missing_or_empty_folder_says_how_to_fetch(isolated_folders, tmp_path):
     with pytest.raises(ValueError, match="python -m data_scripts"):
         data.load_dataset(tmp_path / "nothing", image_size=SIZE)
     (tmp_path / "empty" / "train" / "a").mkdir(parents=True)
@@ -120,12 +129,12 @@ def test_missing_or_empty_folder_says_how_to_fetch(roots, tmp_path):
         data.load_dataset("imagenette2-320", image_size=SIZE)
 
 
-def test_best_available_prefers_imagenette_and_names_its_classes(roots, monkeypatch):
+def test_best_available_prefers_imagenette_and_names_its_classes(isolated_folders, monkeypatch):
     monkeypatch.setattr(datasets, "_offline_folder",
                         lambda: pytest.fail("the offline set must not be drawn"))
     classes = {"n01440764": 2, "n03888257": 2}
-    _write_images(roots / "imagenette2-160" / "train", classes, seed=5, size=24)
-    _write_images(roots / "imagenette2-160" / "val", {k: 1 for k in classes}, seed=6,
+    _write_images(isolated_folders / "imagenette2-160" / "train", classes, seed=5, size=24)
+    _write_images(isolated_folders / "imagenette2-160" / "val", {k: 1 for k in classes}, seed=6,
                   size=24, fmt="jpeg")
     splits = data.load_dataset(image_size=SIZE)
     assert splits.class_names == ["tench", "parachute"]
@@ -134,7 +143,7 @@ def test_best_available_prefers_imagenette_and_names_its_classes(roots, monkeypa
     assert data.find_dataset(None, 224)[0] == "imagenette2-160"  # the only variant
 
 
-def test_without_photographs_the_drawn_set_is_used_and_says_so(roots, small_set,
+def test_without_photographs_the_drawn_set_is_used_and_says_so(isolated_folders, small_set,
                                                               monkeypatch):
     folder, _, _ = small_set
     monkeypatch.setattr(datasets, "_offline_folder", lambda: folder)
@@ -144,7 +153,7 @@ def test_without_photographs_the_drawn_set_is_used_and_says_so(roots, small_set,
     assert "no photographs" in splits.source.description
 
 
-def test_decoded_images_are_cached(roots, small_set, monkeypatch):
+def test_decoded_images_are_cached(isolated_folders, small_set, monkeypatch):
     folder, _, _ = small_set
     first = data.load_dataset(folder, image_size=SIZE)
     monkeypatch.setattr(data, "load_image",
@@ -153,7 +162,7 @@ def test_decoded_images_are_cached(roots, small_set, monkeypatch):
     np.testing.assert_array_equal(first.train.images[np.isin(first.train.files,
                                                              second.train.files)],
                                   second.train.images)
-    assert list((roots.parent / "artifacts" / "data_cache").glob("*.npz"))
+    assert list((isolated_folders.parent / "artifacts" / "data_cache").glob("*.npz"))
 
 
 def test_load_image_resizes_the_shorter_side_and_crops_the_centre(tmp_path):

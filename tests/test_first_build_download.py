@@ -35,11 +35,9 @@ def imagenette_archive() -> bytes:
 
 
 @pytest.fixture()
-def empty_data(tmp_path, monkeypatch):
-    monkeypatch.setenv("ALEXNET_DATA", str(tmp_path / "data"))
-    monkeypatch.setenv("ALEXNET_ARTIFACTS", str(tmp_path / "artifacts"))
+def empty_data(isolated_folders, monkeypatch):
     monkeypatch.setenv("ALEXNET_DOWNLOAD", "1")
-    return tmp_path / "data"
+    return isolated_folders
 
 
 def test_the_first_build_downloads_imagenette_once(empty_data, monkeypatch):

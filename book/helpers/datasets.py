@@ -4,7 +4,8 @@
 a network connection it downloads Imagenette-160 once), then mini-ImageNet, then the
 drawn offline set, or takes a name (``"flowers17"``, ...) or any folder of
 ``<class>/<image>`` files (or ``train/`` and ``val/`` of those). ``list_files()`` lists
-a class-per-folder set. ``helpers.data`` decodes and serves the images.
+a class-per-folder set; ``stratified_holdout()`` is the one seeded per-class split (also
+of the data scripts). ``helpers.data`` decodes and serves the images.
 
 Taught in ``book/06_data_augmentation.ipynb``; checked by ``tests/test_data.py``.
 """
@@ -12,11 +13,12 @@ Taught in ``book/06_data_augmentation.ipynb``; checked by ``tests/test_data.py``
 from __future__ import annotations
 
 import os
+import random
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TypeVar
 
 from helpers.paths import data_root
 from helpers.shapes import resize_size
@@ -27,6 +29,8 @@ IMAGENETTE_VARIANTS = {"imagenette2-160": 160, "imagenette2-320": 320,
 NAMED_SETS = {"mini-imagenet": "make_mini_imagenet --source <your ImageNet folder>",
               "flowers17": "download_flowers17"}
 """Other data sets found by name, and the ``data_scripts`` command that makes each."""
+K = TypeVar("K")
+T = TypeVar("T")
 VAL_FOLDERS = ("val", "validation", "valid")
 DOWNLOAD_VARIABLE = "ALEXNET_DOWNLOAD"
 WNID_NAMES = {  # ImageNet classes 0-15 (mini-ImageNet, in order), then Imagenette's
@@ -181,12 +185,38 @@ def _class_files(folder: Path) -> tuple[list[Path], list[int], list[str]]:
     return files, labels, classes
 
 
+def stratified_holdout(by_class: Mapping[K, Sequence[T]], seed: int, *,
+                       count: int | None = None, fraction: float | None = None
+                       ) -> tuple[dict[K, list[T]], dict[K, list[T]]]:
+    """Hold out ``count`` items of every class, or ``fraction`` of them, seeded.
+
+    With ``fraction``, a class of two or more items gives at least one. Classes are
+    visited in sorted order with one ``random.Random(seed)``, each class's items
+    sorted first, so the split depends only on the seed and the items. Returns
+    ``(train, val)``, each ``{class: sorted items}``. Raises ``ValueError`` when a class
+    has no more than ``count`` items (nothing would be left to train on).
+    """
+    if (count is None) == (fraction is None):
+        raise ValueError("stratified_holdout: give count or fraction, one of them")
+    rng, train, val = random.Random(seed), {}, {}
+    for key in sorted(by_class):
+        items = sorted(by_class[key])
+        if count is not None and len(items) <= count:
+            raise ValueError(f"class {key!r} has {len(items)} items, too few to hold "
+                             f"out {count} and train on the rest")
+        cut = count if count is not None else (
+            max(1, round(len(items) * fraction)) if len(items) > 1 else 0)
+        rng.shuffle(items)
+        val[key], train[key] = sorted(items[:cut]), sorted(items[cut:])
+    return train, val
+
+
 def list_files(folder: Path, seed: int = 2012, val_fraction: float = 0.2) -> FileSplits:
     """The files and labels of a class-per-folder set (label: index of sorted folder).
 
     ``folder`` holds ``train/<class>/`` and ``val/<class>/`` (or ``validation``), or the
-    class folders themselves, which are then split at random with ``seed``
-    (``val_fraction`` to val).
+    class folders themselves, of which ``val_fraction`` of each class is held out for
+    validation (``stratified_holdout`` with ``seed``).
     """
     folder = Path(folder)
     val_dir = next((folder / v for v in VAL_FOLDERS if (folder / v).is_dir()), None)
@@ -198,7 +228,12 @@ def list_files(folder: Path, seed: int = 2012, val_fraction: float = 0.2) -> Fil
                              "class folders; make them match")
         return FileSplits(train_files, train_labels, val_files, val_labels, classes)
     files, labels, classes = _class_files(folder)
-    is_val = np.random.default_rng(seed).random(len(files)) < val_fraction
-    train, val = np.flatnonzero(~is_val), np.flatnonzero(is_val)
-    return FileSplits([files[i] for i in train], [labels[i] for i in train],
-                      [files[i] for i in val], [labels[i] for i in val], classes)
+    by_class = {label: [f for f, lab in zip(files, labels, strict=True) if lab == label]
+                for label in range(len(classes))}
+    train, val = stratified_holdout(by_class, seed, fraction=val_fraction)
+
+    def flat(split: dict[int, list[Path]]) -> tuple[list[Path], list[int]]:
+        pairs = [(path, label) for label, paths in split.items() for path in paths]
+        return [path for path, _ in pairs], [label for _, label in pairs]
+
+    return FileSplits(*flat(train), *flat(val), classes)
