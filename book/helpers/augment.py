@@ -37,6 +37,20 @@ FLIP_MODES = ("random", "always", "none")
 VIEW_NAMES = ("top left", "top right", "bottom left", "bottom right", "centre")
 
 
+def augmentation_factor(image_side: int = 256, crop: int = 224, *,
+                        every_position: bool = False) -> int:
+    """How many training images crops and reflections make of one image (§4.1: 2048).
+
+    The paper counts (256 - 224)^2 crop positions times 2 reflections; a window can in
+    fact sit at one more position per axis, (256 - 224 + 1)^2 x 2 = 2178 with
+    ``every_position``. The PCA colour shift is continuous and not counted.
+    """
+    if not 0 < crop <= image_side:
+        raise ValueError(f"a {crop}-pixel crop does not fit a {image_side}-pixel image")
+    positions = image_side - crop + (1 if every_position else 0)
+    return positions**2 * 2
+
+
 def rgb_pca(pixel_mean: np.ndarray,
             pixel_sq_mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Eigenvalues ``(3,)`` and eigenvectors ``(3, 3)`` (columns) of the RGB covariance.

@@ -101,11 +101,15 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray,
                         columns=pd.Index(class_names, name="predicted"))
 
 
+def row_shares(confusion: pd.DataFrame) -> pd.DataFrame:
+    """Each row of a confusion matrix as shares of its true class (empty rows: NaN)."""
+    return confusion.div(confusion.sum(axis=1).replace(0, np.nan), axis=0)
+
+
 def per_class_accuracy(confusion: pd.DataFrame) -> pd.Series:
-    """Top-1 accuracy of each true class (diagonal over row sums), lowest first."""
-    totals = confusion.sum(axis=1).replace(0, np.nan)
-    hits = pd.Series(np.diag(confusion.to_numpy()), index=confusion.index)
-    return (hits / totals).sort_values()
+    """Top-1 accuracy of each true class (``row_shares``' diagonal), lowest first."""
+    shares = row_shares(confusion)
+    return pd.Series(np.diag(shares.to_numpy()), index=confusion.index).sort_values()
 
 
 def nearest_neighbours(queries: np.ndarray, bank: np.ndarray,

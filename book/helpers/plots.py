@@ -16,6 +16,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from helpers.evaluate import row_shares
+
 
 def displayable(images: np.ndarray, mean_rgb: np.ndarray | None = None) -> np.ndarray:
     """Images ready for ``imshow``: the mean added back clipped to [0, 1]."""
@@ -98,8 +100,7 @@ def kernel_images(kernels: np.ndarray) -> np.ndarray:
 def plot_confusion(confusion: pd.DataFrame,
                    title: str = "Confusion matrix (validation)") -> plt.Figure:
     """A confusion matrix (rows true, columns predicted) as a heat map of row shares."""
-    totals = confusion.sum(axis=1).replace(0, np.nan)
-    rates = confusion.div(totals, axis=0).fillna(0.0)
+    rates = row_shares(confusion).fillna(0.0)
     n = len(confusion)
     fig, ax = plt.subplots(figsize=(0.5 * n + 3, 0.5 * n + 2))
     image = ax.imshow(rates.to_numpy(), cmap="Blues", vmin=0, vmax=1)

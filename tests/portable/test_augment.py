@@ -149,3 +149,12 @@ def test_flip_always_mirrors_validation_too_and_config_round_trips():
     assert again.name == "augment"
     with pytest.raises(ValueError, match="resize_size"):
         augment.PaperAugmentation(10, 9)
+
+
+def test_augmentation_factor_counts_as_the_paper_and_every_position():
+    assert augment.augmentation_factor() == 2048  # §4.1
+    assert augment.augmentation_factor(every_position=True) == 33**2 * 2
+    assert augment.augmentation_factor(augment.resize_size(67), 67) == 10**2 * 2
+    assert augment.augmentation_factor(224, 224) == 0
+    with pytest.raises(ValueError, match="does not fit"):
+        augment.augmentation_factor(224, 227)

@@ -22,6 +22,7 @@ from helpers.evaluate import (  # noqa: E402
     per_class_accuracy,
     predict,
     predict_ten_view,
+    row_shares,
     summary_table,
     top_k_accuracy,
 )
@@ -112,6 +113,12 @@ def test_confusion_matrix_and_per_class_accuracy_match_pandas():
     for c, name in enumerate(names):
         assert accuracy[name] == pytest.approx((predictions[labels == c] == c).mean())
     assert list(accuracy) == sorted(accuracy)
+    shares = row_shares(confusion)
+    np.testing.assert_allclose(shares.sum(axis=1), 1.0)
+    np.testing.assert_allclose(np.diag(shares), accuracy[names])
+    empty = confusion.copy()
+    empty.loc["b"] = 0  # a class without validation images has no accuracy, not 0
+    assert np.isnan(per_class_accuracy(empty)["b"]) and row_shares(empty).loc["b"].isna().all()
 
 
 def test_nearest_neighbours_match_scipy():
@@ -150,3 +157,8 @@ def test_plots_draw_titled_figures():
         assert fig._suptitle is not None or fig.axes[0].get_title()
         assert fig.axes[0].get_xlabel() or fig.axes[0].get_title()
         plt.close(fig)
+    colours = ["tab:red" if i % 2 else "black" for i in range(3)]
+    grid = image_grid(images[:3], ["a", "b", "c"], columns=2, title_colours=colours)
+    assert [ax.title.get_color() for ax in grid.axes[:3]] == colours
+    assert not grid.axes[3].axison  # the empty fourth cell
+    plt.close(grid)
