@@ -24,13 +24,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from helpers.datasets import IMAGENETTE_FOLDERS
 from helpers.paths import data_root
 
 from data_scripts.archives import COMPLETE_MARKER, Checksum, install
 from data_scripts.cli import add_source_arguments, count_images, parse_source_arguments, run_install, script_parser
 
 BASE_URL = "https://s3.amazonaws.com/fast-ai-imageclas"
-FOLDERS = {"160": "imagenette2-160", "320": "imagenette2-320", "full": "imagenette2"}
+FOLDERS = IMAGENETTE_FOLDERS  # {"160": "imagenette2-160", "320": ..., "full": "imagenette2"}
 # The official archives' published checksums. They differ between the two sources (the
 # archives were re-uploaded), so either is accepted. torchvision publishes MD5s only
 # (torchvision/datasets/imagenette.py, Imagenette._ARCHIVES, pytorch/vision at 051ba34);

@@ -26,6 +26,9 @@ from helpers.shapes import resize_size
 IMAGENETTE_VARIANTS = {"imagenette2-160": 160, "imagenette2-320": 320,
                        "imagenette2": 500}
 """Imagenette's folders and the shorter side of their images (pixels)."""
+IMAGENETTE_FOLDERS = {folder.removeprefix("imagenette2").lstrip("-") or "full": folder
+                      for folder in IMAGENETTE_VARIANTS}
+"""The same folders by variant name: ``{"160": "imagenette2-160", ...}``."""
 NAMED_SETS = {"mini-imagenet": "make_mini_imagenet --source <your ImageNet folder>",
               "flowers17": "download_flowers17"}
 """Other data sets found by name, and the ``data_scripts`` command that makes each."""
@@ -158,7 +161,7 @@ def find_dataset(name: str | os.PathLike | None = None,
         if downloadable and not _has_images(folder / "train"):
             _download(str(name))
         if not _has_images(folder / "train"):
-            variant = str(name).removeprefix("imagenette2").lstrip("-") or "full"
+            variant = {f: v for v, f in IMAGENETTE_FOLDERS.items()}.get(str(name))
             command = NAMED_SETS.get(str(name),
                                      f"download_imagenette --variant {variant}")
             raise DataNotFoundError(f"data set {name!r} not found (or empty) at "
