@@ -246,7 +246,9 @@ def main(argv: list[str] | None = None) -> int:
         help="output folder (default: $ALEXNET_DATA/offline, else <repo>/data/offline)",
     )
     for option, default in _DEFAULTS.items():
-        parser.add_argument(f"--{option.replace('_', '-')}", type=int, default=default, help=f"default: {default}")
+        parser.add_argument(
+            f"--{option.replace('_', '-')}", type=int, default=default, metavar="N", help=f"default: {default}"
+        )
     args = parser.parse_args(argv)
     out = args.out or data_root() / "offline"
     make_offline_dataset(

@@ -333,6 +333,7 @@ def test_broken_internal_links_are_detected(tmp_path):
     ]
 
 
+@pytest.mark.book
 def test_every_internal_link_resolves(built_book):
     broken = broken_internal_links(built_book)
     assert not broken, f"{len(broken)} broken internal links:\n" + "\n".join(broken[:50])
