@@ -8,7 +8,8 @@ examples, momentum of 0.9, and weight decay of 0.0005", with the update rule
 and a learning rate that starts at 0.01 and is divided by 10 "when the validation error
 rate stopped improving with the current learning rate ... reduced three times prior to
 termination". ``PaperSGD`` is the rule, ``PlateauSchedule`` the schedule; both are plain
-Keras and run on every backend.
+Keras and run on every backend. ``updates`` follows one weight through an optimiser's
+steps, for comparisons with the rule written out by hand.
 
 Taught in ``book/08_training.ipynb``; checked by ``tests/portable/test_optim.py`` (every
 backend) and ``tests/test_train.py`` (against an L2 penalty in TensorFlow).
@@ -17,11 +18,30 @@ backend) and ``tests/test_train.py`` (against an L2 penalty in TensorFlow).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import keras
+import numpy as np
 from keras import ops
+
+
+def updates(optimizer: keras.optimizers.Optimizer, weight: np.ndarray,
+            gradients: Iterable[np.ndarray]) -> np.ndarray:
+    """The values of ``weight`` after each update of ``optimizer``, one per gradient.
+
+    Returns ``(steps, *weight.shape)``: row ``t`` is the weight after update ``t + 1``.
+    One float32 variable, as in a model, so that an optimiser's rule can be compared
+    with the paper's update written out by hand, step by step.
+    """
+    variable = keras.Variable(np.asarray(weight, np.float32))
+    path = []
+    for gradient in gradients:
+        step = ops.convert_to_tensor(np.asarray(gradient, np.float32))
+        optimizer.apply_gradients([(step, variable)])
+        path.append(ops.convert_to_numpy(variable))
+    return np.stack(path)
 
 
 @keras.saving.register_keras_serializable(package="alexnet")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from helpers.optim import PaperSGD, PlateauSchedule
+from helpers.optim import PaperSGD, PlateauSchedule, updates
 from keras import ops
 
 
@@ -83,3 +83,23 @@ def test_a_fixed_reduction_counts_as_one_of_the_three():
     assert schedule.update(0.5, 0.01) == 0.01
     assert schedule.reduce(0.01) == pytest.approx(0.001)
     assert schedule.reductions == 1 and not schedule.finished
+
+
+def test_updates_follow_one_weight_through_the_paper_rule_step_by_step():
+    """``updates`` against the rule by hand: v <- mu v - wd lr w - lr g; w <- w + v."""
+    rng = np.random.default_rng(1)
+    w0 = rng.normal(size=(2, 2))
+    grads = [rng.normal(size=(2, 2)) for _ in range(4)]
+    path = updates(PaperSGD(0.1, 0.9, l2=0.05), w0, grads)
+    w, v, expected = w0.copy(), np.zeros_like(w0), []
+    for g in grads:
+        v = 0.9 * v - 0.05 * 0.1 * w - 0.1 * g
+        w = w + v
+        expected.append(w)
+    assert path.shape == (4, 2, 2) and path.dtype == np.float32
+    np.testing.assert_allclose(path, np.stack(expected), rtol=1e-5, atol=1e-6)
+    no_gradient = [np.zeros((1, 1))] * 30  # Keras' decoupled decay: (1 - c lr) per step
+    decoupled = updates(keras.optimizers.SGD(0.1, 0.9, weight_decay=0.05), np.ones((1, 1)),
+                        no_gradient)
+    np.testing.assert_allclose(decoupled[:, 0, 0], (1 - 0.05 * 0.1) ** np.arange(1, 31),
+                               rtol=1e-5)
