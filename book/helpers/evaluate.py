@@ -35,9 +35,13 @@ def batch_labels(batches: Any) -> np.ndarray:
 
 
 def predict(model: keras.Model, batches: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Logits ``(N, C)`` (float32) and labels ``(N,)`` over ``batches`` (no dropout)."""
-    logits = np.asarray(model.predict(batches, verbose=0), np.float32)
-    return logits, batch_labels(batches)
+    """Logits ``(N, C)`` (float32) and labels ``(N,)`` over ``batches`` (no dropout).
+
+    The labels are read first: ``model.predict`` ends an epoch of ``batches``, and a
+    shuffled ``ImageBatches`` then moves on to the next epoch's order.
+    """
+    labels = batch_labels(batches)
+    return np.asarray(model.predict(batches, verbose=0), np.float32), labels
 
 
 def features(model: keras.Model, batches: Any,

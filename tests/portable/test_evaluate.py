@@ -162,3 +162,20 @@ def test_plots_draw_titled_figures():
     assert [ax.title.get_color() for ax in grid.axes[:3]] == colours
     assert not grid.axes[3].axison  # the empty fourth cell
     plt.close(grid)
+
+
+def test_predict_pairs_logits_with_their_labels_on_shuffled_batches():
+    """Each image's pixels hold its label; the model's logit c is c x - c^2 / 2 (max at x)."""
+    labels = np.arange(40, dtype=np.int32) % 5
+    images = np.broadcast_to(labels[:, None, None, None], (40, 4, 4, 3)).astype(np.uint8)
+    inputs = keras.Input((4, 4, 3))
+    mean = keras.layers.GlobalAveragePooling2D()(inputs)[:, :1]
+    classifier = keras.layers.Dense(5)
+    model = keras.Model(inputs, classifier(mean))
+    classes = np.arange(5, dtype=np.float32)
+    classifier.set_weights([classes[None, :], -classes**2 / 2])
+    batches = ImageBatches(Split(images, labels, []), 8, shuffle=True)
+    for _ in range(2):  # the second call sees the next epoch's order
+        scores, truth = predict(model, batches)
+        assert top_k_accuracy(scores, truth) == 1.0
+        assert sorted(truth) == sorted(labels)
