@@ -1,7 +1,8 @@
 """Timing code fairly on a busy machine: the median of calls taken in turn.
 
 ``median_times`` is the book's one timing helper. Taught in
-``book/03_convolution_shapes.ipynb`` (loop vs vectorized vs TensorFlow convolution);
+``book/03_convolution_shapes.ipynb`` (loop vs vectorized vs TensorFlow convolution); the
+data chapter, 06, times its input pipeline with it;
 also used by ``tests/benchmarks/bench_conv.py``; checked by
 ``tests/portable/test_timing.py``.
 """
