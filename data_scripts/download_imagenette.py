@@ -31,7 +31,6 @@ from data_scripts.archives import COMPLETE_MARKER, Checksum, install
 from data_scripts.cli import add_source_arguments, count_images, parse_source_arguments, run_install, script_parser
 
 BASE_URL = "https://s3.amazonaws.com/fast-ai-imageclas"
-FOLDERS = IMAGENETTE_FOLDERS  # {"160": "imagenette2-160", "320": ..., "full": "imagenette2"}
 # The official archives' published checksums. They differ between the two sources (the
 # archives were re-uploaded), so either is accepted. torchvision publishes MD5s only
 # (torchvision/datasets/imagenette.py, Imagenette._ARCHIVES, pytorch/vision at 051ba34);
@@ -54,12 +53,12 @@ CHECKSUMS = {
 
 def official_url(variant: str = "160") -> str:
     """The URL of fast.ai's archive for ``variant`` (``"160"``, ``"320"`` or ``"full"``)."""
-    return f"{BASE_URL}/{FOLDERS[_check_variant(variant)]}.tgz"
+    return f"{BASE_URL}/{IMAGENETTE_FOLDERS[_check_variant(variant)]}.tgz"
 
 
 def _check_variant(variant: str) -> str:
-    if variant not in FOLDERS:
-        raise ValueError(f"Imagenette has the variants {sorted(FOLDERS)}, not {variant!r}; use one of them")
+    if variant not in IMAGENETTE_FOLDERS:
+        raise ValueError(f"Imagenette has the variants {sorted(IMAGENETTE_FOLDERS)}, not {variant!r}; use one of them")
     return variant
 
 
@@ -82,7 +81,7 @@ def install_imagenette(
     """
     checksums = (Checksum(md5.lower(), source="--md5"),) if md5 else CHECKSUMS[_check_variant(variant)]
     return install(
-        FOLDERS[variant],
+        IMAGENETTE_FOLDERS[variant],
         Path(data_dir) if data_dir is not None else data_root(),
         url=None if archive is not None else url or official_url(variant),
         archive=archive,
@@ -101,7 +100,7 @@ def ensure_imagenette(data_dir: Path | None = None, variant: str = "160", *, pro
     within the 10-second connect timeout, so a caller can fall back to another data set.
     """
     data_dir = Path(data_dir) if data_dir is not None else data_root()
-    folder = data_dir / FOLDERS[_check_variant(variant)]
+    folder = data_dir / IMAGENETTE_FOLDERS[_check_variant(variant)]
     if (folder / COMPLETE_MARKER).exists():
         return folder
     return install_imagenette(data_dir, variant, progress=progress)
@@ -109,7 +108,9 @@ def ensure_imagenette(data_dir: Path | None = None, variant: str = "160", *, pro
 
 def main(argv: list[str] | None = None) -> int:
     parser = script_parser("download_imagenette", __doc__)
-    parser.add_argument("--variant", choices=sorted(FOLDERS), default="160", help="image size (default: 160)")
+    parser.add_argument(
+        "--variant", choices=sorted(IMAGENETTE_FOLDERS), default="160", help="image size (default: 160)"
+    )
     add_source_arguments(parser, official="fast.ai's")
     args = parse_source_arguments(parser, argv)
 

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import augment, data, datasets
+from helpers import data, datasets
+from helpers.shapes import resize_size
 from PIL import Image
 
 SIZE = 16  # network input; images are made at resize_size(16) = 18 px: no resampling
-R = augment.resize_size(SIZE)
+R = resize_size(SIZE)
 
 
 def _write_images(folder: Path, classes: dict[str, int], seed: int, size: int = R,

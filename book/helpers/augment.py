@@ -16,7 +16,8 @@ Everything here is written with ``keras.ops`` and ``keras.random``, so it runs o
 TensorFlow, JAX and PyTorch backends alike, and ``PaperAugmentation`` runs it inside the
 compiled training step (on the GPU when there is one): the input pipeline only gathers
 ``uint8`` images. Sizes scale with the profile: for a network input of ``S`` pixels the
-images are resized to ``resize_size(S) = round(S * 256 / 224)``, as 256 is to 224.
+images are resized to ``helpers.shapes.resize_size(S) = round(S * 256 / 224)``, as 256
+is to 224.
 
 Taught in ``book/06_data_augmentation.ipynb``; checked by ``tests/test_augment.py``
 (against TensorFlow's image ops) and ``tests/portable/test_augment.py`` (every backend).
@@ -29,8 +30,6 @@ from typing import Any
 import keras
 import numpy as np
 from keras import ops
-
-from helpers.shapes import resize_size  # noqa: F401 - the chapters import it from here
 
 PCA_ALPHA_STD = 0.1  # §4.1: "Gaussian with mean zero and standard deviation 0.1"
 FLIP_MODES = ("random", "always", "none")
@@ -138,7 +137,8 @@ def ten_views(images: Any, size: int) -> Any:
     height, width = images.shape[-3], images.shape[-2]
     if size > min(height, width):
         raise ValueError(f"ten_views: crop {size} is larger than the images "
-                         f"({height}x{width}); resize them first (see resize_size)")
+                         f"({height}x{width}); resize them first (see "
+                         "helpers.shapes.resize_size)")
     bottom, right = height - size, width - size
     corners = [(0, 0), (0, right), (bottom, 0), (bottom, right),
                (bottom // 2, right // 2)]
@@ -164,7 +164,8 @@ class PaperAugmentation(keras.layers.Layer):
         _check_flip(flip)
         if crop_size > resized_size:
             raise ValueError(f"PaperAugmentation: crop {crop_size} is larger than the "
-                             f"images ({resized_size}); use resize_size(crop_size)")
+                             f"images ({resized_size}); use "
+                             "helpers.shapes.resize_size(crop_size)")
         self.crop_size, self.resized_size = crop_size, resized_size
         self.flip, self.pca_color, self.augment = flip, pca_color, augment
         self.seed = seed

@@ -28,7 +28,7 @@ import keras
 import numpy as np
 from PIL import Image, ImageOps
 
-from helpers.augment import PaperAugmentation, center_crop, resize_size, rgb_pca
+from helpers.augment import PaperAugmentation, center_crop, rgb_pca
 from helpers.datasets import (
     FETCH_HINT,
     DataNotFoundError,
@@ -38,6 +38,7 @@ from helpers.datasets import (
     list_files,
 )
 from helpers.paths import artifacts_root
+from helpers.shapes import resize_size
 
 CACHE_VERSION = 2
 LABELS = {"offline": "offline set of drawn shapes", "mini-imagenet": "mini-ImageNet",

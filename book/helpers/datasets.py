@@ -26,7 +26,14 @@ from helpers.shapes import resize_size
 IMAGENETTE_VARIANTS = {"imagenette2-160": 160, "imagenette2-320": 320,
                        "imagenette2": 500}
 """Imagenette's folders and the shorter side of their images (pixels)."""
-IMAGENETTE_FOLDERS = {folder.removeprefix("imagenette2").lstrip("-") or "full": folder
+
+
+def imagenette_variant(folder: str) -> str:
+    """The variant name of an Imagenette folder: ``"imagenette2-160"`` -> ``"160"``."""
+    return folder.removeprefix("imagenette2").lstrip("-") or "full"
+
+
+IMAGENETTE_FOLDERS = {imagenette_variant(folder): folder
                       for folder in IMAGENETTE_VARIANTS}
 """The same folders by variant name: ``{"160": "imagenette2-160", ...}``."""
 NAMED_SETS = {"mini-imagenet": "make_mini_imagenet --source <your ImageNet folder>",
@@ -161,7 +168,7 @@ def find_dataset(name: str | os.PathLike | None = None,
         if downloadable and not _has_images(folder / "train"):
             _download(str(name))
         if not _has_images(folder / "train"):
-            variant = {f: v for v, f in IMAGENETTE_FOLDERS.items()}.get(str(name))
+            variant = imagenette_variant(str(name))
             command = NAMED_SETS.get(str(name),
                                      f"download_imagenette --variant {variant}")
             raise DataNotFoundError(f"data set {name!r} not found (or empty) at "
@@ -231,12 +238,14 @@ def list_files(folder: Path, seed: int = 2012, val_fraction: float = 0.2) -> Fil
                              "class folders; make them match")
         return FileSplits(train_files, train_labels, val_files, val_labels, classes)
     files, labels, classes = _class_files(folder)
-    by_class = {label: [f for f, lab in zip(files, labels, strict=True) if lab == label]
-                for label in range(len(classes))}
+    by_class: dict[int, list[Path]] = {}
+    for path, label in zip(files, labels, strict=True):
+        by_class.setdefault(label, []).append(path)
     train, val = stratified_holdout(by_class, seed, fraction=val_fraction)
+    return FileSplits(*_flat(train), *_flat(val), classes)
 
-    def flat(split: dict[int, list[Path]]) -> tuple[list[Path], list[int]]:
-        pairs = [(path, label) for label, paths in split.items() for path in paths]
-        return [path for path, _ in pairs], [label for _, label in pairs]
 
-    return FileSplits(*flat(train), *flat(val), classes)
+def _flat(by_class: dict[int, list[Path]]) -> tuple[list[Path], list[int]]:
+    """``{label: files}`` as parallel lists of files and labels."""
+    return ([path for paths in by_class.values() for path in paths],
+            [label for label, paths in by_class.items() for _ in paths])

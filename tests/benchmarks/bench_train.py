@@ -37,10 +37,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from helpers.augment import PaperAugmentation, resize_size  # noqa: E402
+from helpers.augment import PaperAugmentation  # noqa: E402
 from helpers.data import ImageBatches, Split  # noqa: E402
 from helpers.model import TowerConv2D, build_alexnet, layer_costs  # noqa: E402
 from helpers.profile import get_profile, training_precision  # noqa: E402
+from helpers.shapes import resize_size  # noqa: E402
 from helpers.timing import median_times  # noqa: E402
 from helpers.train import train_model  # noqa: E402
 

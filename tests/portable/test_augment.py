@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import pytest
 from helpers import augment
+from helpers.shapes import resize_size
 from keras import ops
 
 RNG = np.random.default_rng(0)
@@ -18,14 +19,6 @@ IMAGES = RNG.uniform(-100, 100, size=(4, 9, 9, 3)).astype(np.float32)
 
 def _np(x):
     return np.asarray(ops.convert_to_numpy(x))
-
-
-def test_resize_size_scales_like_256_to_224():
-    assert augment.resize_size(224) == 256  # §2/§4.1: 256 x 256 images, 224 x 224 crops
-    assert augment.resize_size(227) == 259
-    assert augment.resize_size(67) == 77
-    with pytest.raises(ValueError, match="positive"):
-        augment.resize_size(0)
 
 
 def test_crop_and_flip_is_numpy_slicing():
@@ -154,7 +147,7 @@ def test_flip_always_mirrors_validation_too_and_config_round_trips():
 def test_augmentation_factor_counts_as_the_paper_and_every_position():
     assert augment.augmentation_factor() == 2048  # §4.1
     assert augment.augmentation_factor(every_position=True) == 33**2 * 2
-    assert augment.augmentation_factor(augment.resize_size(67), 67) == 10**2 * 2
+    assert augment.augmentation_factor(resize_size(67), 67) == 10**2 * 2
     assert augment.augmentation_factor(224, 224) == 0
     with pytest.raises(ValueError, match="does not fit"):
         augment.augmentation_factor(224, 227)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from helpers.augment import resize_size
 from helpers.data import DataSplits, ImageBatches, Split
 from helpers.datasets import DataSource
+from helpers.shapes import resize_size
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.integers(0, 256, size=(10, 18, 18, 3), dtype=np.uint8)

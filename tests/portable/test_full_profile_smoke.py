@@ -13,12 +13,13 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from helpers.augment import PaperAugmentation, resize_size
+from helpers.augment import PaperAugmentation
 from helpers.data import ImageBatches, Split
 from helpers.experiments import small_cnn, train_with_history
 from helpers.model import build_alexnet, minimum_input_size
 from helpers.profile import get_profile
 from helpers.seeding import set_seed
+from helpers.shapes import resize_size
 from helpers.train import build_on_device, compile_paper, train_model
 
 FULL = get_profile("full")

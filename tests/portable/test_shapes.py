@@ -19,7 +19,16 @@ from helpers.shapes import (
     conv_output_size,
     layer_table,
     minimum_input_size,
+    resize_size,
 )
+
+
+def test_resize_size_scales_like_256_to_224():
+    assert resize_size(224) == 256  # §2/§4.1: 256 x 256 images, 224 x 224 crops
+    assert resize_size(227) == 259
+    assert resize_size(67) == 77
+    with pytest.raises(ValueError, match="positive"):
+        resize_size(0)
 
 
 def test_conv_output_size_matches_keras_and_the_numpy_layer_on_random_cases():
