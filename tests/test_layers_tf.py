@@ -22,12 +22,9 @@ from helpers.layers import (
     relu,
     softmax,
 )
+from portable.arrays import random
 
 RTOL = 1e-5
-
-
-def random(rng: np.random.Generator, *shape: int, dtype=np.float32) -> np.ndarray:
-    return rng.standard_normal(shape).astype(dtype)
 
 
 def tf_padding(padding):

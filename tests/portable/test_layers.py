@@ -23,11 +23,9 @@ from helpers.layers import (
     softmax,
 )
 
+from .arrays import random
+
 RTOL = 1e-5
-
-
-def random(rng: np.random.Generator, *shape: int, dtype=np.float32) -> np.ndarray:
-    return rng.standard_normal(shape).astype(dtype)
 
 
 def keras_conv(x, w, b, stride, padding, groups) -> np.ndarray:
