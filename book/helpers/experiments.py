@@ -96,6 +96,15 @@ def load_experiment_data(image_size: int, subset_size: int | None, seed: int = 2
                           splits.source.is_real)
 
 
+def paper_input(images: np.ndarray) -> np.ndarray:
+    """What the paper feeds its network (§2): pixels, 0 to 255, minus the mean image.
+
+    ``images: (N, S, S, 3)`` in [0, 1]; the mean image is that of ``images`` itself.
+    """
+    pixels = 255.0 * np.asarray(images, dtype=np.float32)
+    return pixels - pixels.mean(axis=0)
+
+
 def _initializer(kernel_std: Sequence[float] | None, index: int,
                  seed: int) -> keras.initializers.Initializer:
     """Glorot-uniform (``kernel_std=None``) or N(0, std**2), seeded per layer."""

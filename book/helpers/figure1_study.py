@@ -1,0 +1,149 @@
+"""Figure 1 at several training-set sizes: how the ReLU speed-up depends on the data.
+
+The quick build redoes the paper's Figure 1 (§3.1) on a few hundred photographs, where
+both networks reach the threshold by memorising their images. The paper trained on all
+50,000 CIFAR-10 images. This study reruns the chapter's experiment (the same network,
+input, training loop and learning-rate search) on training sets of several sizes and
+writes every run's per-epoch history to ``STUDY_FILE`` with how it was run in
+``SETTINGS_FILE``; the chapter reads both. It takes about a quarter of an hour on a
+2-core CPU:
+
+    python -m helpers.figure1_study            # writes book/data/figure1_by_size.*
+
+Taught in ``book/02_relu_vs_tanh.ipynb``; checked by
+``tests/portable/test_figure1_study.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+
+import keras
+import pandas as pd
+
+from helpers.experiments import (
+    HISTORY_COLUMNS,
+    ExperimentData,
+    learning_rate_sweep,
+    load_experiment_data,
+    paper_input,
+    small_cnn,
+    speedup_table,
+)
+from helpers.paths import BOOK_DATA
+from helpers.profile import device_description
+from helpers.seeding import set_seed
+
+STUDY_FILE = BOOK_DATA / "figure1_by_size.csv"
+"""Every run's history: size, activation, learning_rate, best, then HISTORY_COLUMNS."""
+SETTINGS_FILE = STUDY_FILE.with_suffix(".json")
+"""How the study was run: threshold, grids, epochs, batch, data, machine, date."""
+
+RATES = {"relu": (0.0005, 0.0015, 0.00015, 0.005), "tanh": (0.005, 0.015, 0.0015, 0.05)}
+"""The learning rates tried per activation, about 3x apart, in the order tried."""
+
+
+def run_study(sizes: Sequence[int | None], *, threshold: float, max_epochs: int,
+              batch_size: int = 32, image_size: int = 32,
+              rates: dict[str, Sequence[float]] = RATES,
+              load: Callable[[int, int | None], ExperimentData] = load_experiment_data,
+              ) -> pd.DataFrame:
+    """Figure 1's learning-rate search per activation, once per training-set size.
+
+    ``sizes``: training images per run (``None``: all). Returns one row per epoch of
+    every run; ``best`` marks the rate that reached ``threshold`` in the fewest epochs;
+    ``attrs["data"]`` names the data set.
+    """
+    if not sizes:
+        raise ValueError("run_study: pass at least one training-set size")
+    frames = []
+    for size in sizes:
+        data = load(image_size, size)
+        name = data.name
+        x, y = paper_input(data.x_train), data.y_train
+        for activation, grid in rates.items():
+            build = partial(small_cnn, x.shape[1:], int(y.max()) + 1, activation)
+            sweep = learning_rate_sweep(build, x, y, grid, threshold=threshold,
+                                        max_epochs=max_epochs, batch_size=batch_size,
+                                        eval_size=len(x) // 2)
+            for rate, history in sweep.histories.items():
+                frames.append(history.assign(size=len(x), activation=activation,
+                                             learning_rate=rate,
+                                             best=rate == sweep.best))
+    columns = ["size", "activation", "learning_rate", "best", *HISTORY_COLUMNS]
+    study = pd.concat(frames, ignore_index=True)[columns]
+    study.attrs["data"] = name
+    return study
+
+
+def speedup_by_size(study: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Per size: each activation's best rate, epochs and seconds to ``threshold``.
+
+    The ratio columns are tanh / ReLU, Figure 1's "times faster".
+    """
+    rows = {}
+    for size, runs in study[study["best"]].groupby("size"):
+        histories = {a: h for a, h in runs.groupby("activation")}
+        table = speedup_table(histories, threshold)
+        rows[size] = {**{f"{a}_rate": float(histories[a]["learning_rate"].iloc[0])
+                         for a in histories},
+                      **{f"{a}_epochs": table.loc[a, "epochs"] for a in histories},
+                      "epoch_ratio": table.loc["tanh", "epochs"]
+                      / table.loc["relu", "epochs"],
+                      "second_ratio": table.loc["tanh", "seconds"]
+                      / table.loc["relu", "seconds"]}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("training images")
+
+
+def write_study(study: pd.DataFrame, settings: dict, folder: Path = BOOK_DATA) -> None:
+    """Write the histories (CSV) and the settings with the machine and date (JSON)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    study.to_csv(folder / STUDY_FILE.name, index=False, float_format="%.6g")
+    machine = {"device": device_description(),
+               "backend": f"keras {keras.__version__}, {keras.backend.backend()}",
+               "date": datetime.date.today().isoformat()}
+    text = json.dumps({**settings, **machine}, indent=2)
+    (folder / SETTINGS_FILE.name).write_text(text + "\n")
+
+
+def read_study(folder: Path = BOOK_DATA) -> tuple[pd.DataFrame, dict]:
+    """The committed histories and settings; a clear error if the study is missing."""
+    path = folder / STUDY_FILE.name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run `python -m "
+                                "helpers.figure1_study` (about a quarter of an hour "
+                                "on a 2-core CPU)")
+    settings = json.loads((folder / SETTINGS_FILE.name).read_text())
+    return pd.read_csv(path), settings
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m helpers.figure1_study",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", nargs="+", default=["500", "2000", "5000", "all"],
+                        help="training-set sizes; 'all' for every image")
+    parser.add_argument("--threshold", type=float, default=0.25,
+                        help="training error to reach (default: Figure 1's 0.25)")
+    parser.add_argument("--epochs", type=int, default=40, help="most epochs per run")
+    parser.add_argument("--out", type=Path, default=BOOK_DATA, help="output folder")
+    args = parser.parse_args(argv)
+    sizes = [None if s == "all" else int(s) for s in args.sizes]
+    set_seed()
+    study = run_study(sizes, threshold=args.threshold, max_epochs=args.epochs,
+                      load=load_experiment_data)
+    command = (f"python -m helpers.figure1_study --sizes {' '.join(args.sizes)} "
+               f"--threshold {args.threshold} --epochs {args.epochs}")
+    settings = {"threshold": args.threshold, "max_epochs": args.epochs,
+                "batch_size": 32, "image_size": 32, "rates": RATES,
+                "data": study.attrs["data"], "command": command}
+    write_study(study, settings, args.out)
+    print(speedup_by_size(study, args.threshold).round(2).to_string())
+
+
+if __name__ == "__main__":
+    main()
