@@ -1,14 +1,16 @@
-"""Figure 1 at several training-set sizes: how the ReLU speed-up depends on the data.
+"""Figure 1 at several training-set sizes and depths: what the ReLU speed-up depends on.
 
 The quick build redoes the paper's Figure 1 (§3.1) on a few hundred photographs, where
 both networks reach the threshold by memorising their images. The paper trained on all
 50,000 CIFAR-10 images. This study reruns the chapter's experiment (the same network,
-input, training loop and learning-rate search) on training sets of several sizes and
-writes every run's per-epoch history to ``STUDY_FILE`` with how it was run in
-``SETTINGS_FILE``; the chapter reads both. It takes about a quarter of an hour on a
-2-core CPU:
+input, training loop and learning-rate search) on training sets of several sizes, or
+with more convolutions, and writes every run's per-epoch history to
+``book/data/<name>.csv`` with how it was run in ``<name>.json``; the chapter reads both
+studies. On a 2-core CPU each takes about a quarter of an hour:
 
-    python -m helpers.figure1_study            # writes book/data/figure1_by_size.*
+    python -m helpers.figure1_study        # figure1_by_size: 500 images to all
+    python -m helpers.figure1_study --sizes 5000 --convolutions 5 \
+        --name figure1_five_convolutions
 
 Taught in ``book/02_relu_vs_tanh.ipynb``; checked by
 ``tests/portable/test_figure1_study.py``.
@@ -27,6 +29,7 @@ import keras
 import pandas as pd
 
 from helpers.experiments import (
+    CUDA_CONVNET_STD,
     HISTORY_COLUMNS,
     ExperimentData,
     learning_rate_sweep,
@@ -39,24 +42,40 @@ from helpers.paths import BOOK_DATA
 from helpers.profile import device_description
 from helpers.seeding import set_seed
 
-STUDY_FILE = BOOK_DATA / "figure1_by_size.csv"
-"""Every run's history: size, activation, learning_rate, best, then HISTORY_COLUMNS."""
-SETTINGS_FILE = STUDY_FILE.with_suffix(".json")
-"""How the study was run: threshold, grids, epochs, batch, data, machine, date."""
+STUDY_NAME = "figure1_by_size"
+"""The study of the chapter: ``<name>.csv`` holds every run's history (size, activation,
+learning_rate, best, then HISTORY_COLUMNS), ``<name>.json`` how it was run (threshold,
+grids, epochs, batch, network, data, device, date)."""
+DEEPER_NAME = "figure1_five_convolutions"
+"""The same search with five convolutions instead of three, on one training-set size."""
 
 RATES = {"relu": (0.0005, 0.0015, 0.00015, 0.005), "tanh": (0.005, 0.015, 0.0015, 0.05)}
 """The learning rates tried per activation, about 3x apart: the chapter's, in an order
 that suits large training sets (the order changes the search's cost, not its winner)."""
 
 
+def network(convolutions: int) -> dict:
+    """``small_cnn`` arguments for Figure 1's net with ``convolutions`` convolutions.
+
+    Three is cuda-convnet's net (32, 32 and 64 filters); every further convolution has
+    64 filters, max pooling and, like conv2 and conv3, weights N(0, 0.01**2).
+    """
+    if convolutions < 1:
+        raise ValueError(f"network: need at least one convolution, got {convolutions}")
+    widths = (32, 32, 64)[:convolutions] + (64,) * max(0, convolutions - 3)
+    return {"widths": widths, "pooling": ("max",) * convolutions,
+            "kernel_std": CUDA_CONVNET_STD[:1] + (0.01,) * convolutions}
+
+
 def run_study(sizes: Sequence[int | None], *, threshold: float, max_epochs: int,
               batch_size: int = 32, image_size: int = 32,
-              rates: dict[str, Sequence[float]] = RATES,
+              rates: dict[str, Sequence[float]] = RATES, convolutions: int = 3,
               load: Callable[[int, int | None], ExperimentData] = load_experiment_data,
               ) -> pd.DataFrame:
     """Figure 1's learning-rate search per activation, once per training-set size.
 
-    ``sizes``: training images per run (``None``: all). Returns one row per epoch of
+    ``sizes``: training images per run (``None``: all); ``convolutions``: the network's
+    depth (``network``). Returns one row per epoch of
     every run; ``best`` marks the rate that reached ``threshold`` in the fewest epochs;
     ``attrs["data"]`` names the data set.
     """
@@ -68,7 +87,8 @@ def run_study(sizes: Sequence[int | None], *, threshold: float, max_epochs: int,
         name = data.name
         x, y = paper_input(data.x_train), data.y_train
         for activation, grid in rates.items():
-            build = partial(small_cnn, x.shape[1:], int(y.max()) + 1, activation)
+            build = partial(small_cnn, x.shape[1:], int(y.max()) + 1, activation,
+                            **network(convolutions))
             sweep = learning_rate_sweep(build, x, y, grid, threshold=threshold,
                                         max_epochs=max_epochs, batch_size=batch_size,
                                         eval_size=len(x) // 2)
@@ -101,25 +121,27 @@ def speedup_by_size(study: pd.DataFrame, threshold: float) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("training images")
 
 
-def write_study(study: pd.DataFrame, settings: dict, folder: Path = BOOK_DATA) -> None:
+def write_study(study: pd.DataFrame, settings: dict, folder: Path = BOOK_DATA,
+                name: str = STUDY_NAME) -> None:
     """Write the histories (CSV) and the settings with the machine and date (JSON)."""
     folder.mkdir(parents=True, exist_ok=True)
-    study.to_csv(folder / STUDY_FILE.name, index=False, float_format="%.6g")
+    study.to_csv(folder / f"{name}.csv", index=False, float_format="%.6g")
     machine = {"device": device_description(),
                "backend": f"keras {keras.__version__}, {keras.backend.backend()}",
                "date": datetime.date.today().isoformat()}
     text = json.dumps({**settings, **machine}, indent=2)
-    (folder / SETTINGS_FILE.name).write_text(text + "\n")
+    (folder / f"{name}.json").write_text(text + "\n")
 
 
-def read_study(folder: Path = BOOK_DATA) -> tuple[pd.DataFrame, dict]:
+def read_study(folder: Path = BOOK_DATA,
+               name: str = STUDY_NAME) -> tuple[pd.DataFrame, dict]:
     """The committed histories and settings; a clear error if the study is missing."""
-    path = folder / STUDY_FILE.name
+    path = folder / f"{name}.csv"
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: run `python -m "
-                                "helpers.figure1_study` (about a quarter of an hour "
-                                "on a 2-core CPU)")
-    settings = json.loads((folder / SETTINGS_FILE.name).read_text())
+                                "helpers.figure1_study --help` for the command that "
+                                "writes it (minutes on a CPU)")
+    settings = json.loads(path.with_suffix(".json").read_text())
     return pd.read_csv(path), settings
 
 
@@ -131,18 +153,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--threshold", type=float, default=0.25,
                         help="training error to reach (default: Figure 1's 0.25)")
     parser.add_argument("--epochs", type=int, default=40, help="most epochs per run")
+    parser.add_argument("--convolutions", type=int, default=3,
+                        help="the network's convolutions (default 3, Figure 1's)")
     parser.add_argument("--out", type=Path, default=BOOK_DATA, help="output folder")
+    parser.add_argument("--name", default=STUDY_NAME,
+                        help=f"file names, <name>.csv and <name>.json (the chapter "
+                             f"reads {STUDY_NAME} and, with --sizes 5000 "
+                             f"--convolutions 5, {DEEPER_NAME})")
     args = parser.parse_args(argv)
     sizes = [None if s == "all" else int(s) for s in args.sizes]
     set_seed()
     study = run_study(sizes, threshold=args.threshold, max_epochs=args.epochs,
-                      load=load_experiment_data)
+                      convolutions=args.convolutions, load=load_experiment_data)
     command = (f"python -m helpers.figure1_study --sizes {' '.join(args.sizes)} "
-               f"--threshold {args.threshold} --epochs {args.epochs}")
+               f"--threshold {args.threshold} --epochs {args.epochs} "
+               f"--convolutions {args.convolutions} --name {args.name}")
     settings = {"threshold": args.threshold, "max_epochs": args.epochs,
                 "batch_size": 32, "image_size": 32, "rates": RATES,
-                "data": study.attrs["data"], "command": command}
-    write_study(study, settings, args.out)
+                "network": network(args.convolutions), "data": study.attrs["data"],
+                "command": command}
+    write_study(study, settings, args.out, args.name)
     print(speedup_by_size(study, args.threshold).round(2).to_string())
 
 

@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import figure1_study
-from helpers.experiments import ExperimentData, paper_input
+from helpers.experiments import CUDA_CONVNET_STD, ExperimentData, paper_input
 from helpers.figure1_study import (
-    STUDY_FILE,
+    DEEPER_NAME,
+    STUDY_NAME,
+    network,
     read_study,
     run_study,
     speedup_by_size,
@@ -39,6 +41,16 @@ def test_paper_input_is_pixels_minus_the_mean_image():
     np.testing.assert_allclose(x[:, 0, 0, 0], [-51.0, 51.0], rtol=1e-6)
     np.testing.assert_allclose(x.mean(axis=0), 0.0, atol=1e-5)
     assert x.dtype == np.float32
+
+
+def test_network_is_figure1s_with_three_convolutions_and_grows_in_depth():
+    assert network(3) == {"widths": (32, 32, 64), "pooling": ("max",) * 3,
+                          "kernel_std": CUDA_CONVNET_STD}
+    deeper = network(5)
+    assert deeper["widths"] == (32, 32, 64, 64, 64) and len(deeper["kernel_std"]) == 6
+    assert deeper["kernel_std"][0] == 1e-4 and set(deeper["kernel_std"][1:]) == {0.01}
+    with pytest.raises(ValueError, match="at least one"):
+        network(0)
 
 
 def test_run_study_marks_one_best_rate_per_size_and_activation():
@@ -82,19 +94,28 @@ def test_write_then_read_gives_the_histories_and_the_settings(tmp_path):
 def test_the_command_writes_the_study_and_prints_the_ratios(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(figure1_study, "load_experiment_data", tiny_data)
     figure1_study.main(["--sizes", "12", "all", "--threshold", "0.9", "--epochs", "1",
-                        "--out", str(tmp_path)])
-    study, settings = read_study(tmp_path)
+                        "--convolutions", "2", "--name", "deep", "--out", str(tmp_path)])
+    study, settings = read_study(tmp_path, "deep")
     assert sorted(study["size"].unique()) == [12, 24] and settings["data"] == "Tiny"
-    assert settings["command"].endswith("--sizes 12 all --threshold 0.9 --epochs 1")
+    assert settings["network"]["widths"] == [32, 32]
+    assert settings["command"].endswith("--sizes 12 all --threshold 0.9 --epochs 1 "
+                                        "--convolutions 2 --name deep")
     assert "epoch_ratio" in capsys.readouterr().out
 
 
-def test_the_committed_study_measures_a_ratio_at_every_size():
-    study, settings = read_study()
-    assert STUDY_FILE.is_file() and settings["image_size"] == 32
+@pytest.mark.parametrize("name, convolutions", [(STUDY_NAME, 3), (DEEPER_NAME, 5)])
+def test_the_committed_studies_measure_a_ratio_at_every_size(name, convolutions):
+    study, settings = read_study(name=name)
+    assert settings["image_size"] == 32 and f"--name {name}" in settings["command"]
+    assert len(settings["network"]["widths"]) == convolutions
     table = speedup_by_size(study, settings["threshold"])
     assert table[["relu_epochs", "tanh_epochs"]].notna().all().all()  # both reach it
-    assert len(table) >= 3 and table.index.max() > 9000  # up to every training image
     for activation, rates in settings["rates"].items():
         tried = study.loc[study["activation"] == activation, "learning_rate"]
         assert set(tried) <= set(rates)
+
+
+def test_the_size_study_runs_up_to_every_training_image():
+    study, settings = read_study()
+    table = speedup_by_size(study, settings["threshold"])
+    assert len(table) >= 3 and table.index.max() > 9000
