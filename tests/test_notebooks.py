@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 
@@ -95,14 +94,3 @@ def test_every_figure_has_alt_text(path):
                 f"{path.name}: code cell {index} draws a figure without alt text; give it "
                 "the metadata mystnb: {image: {alt: ...}} describing what the figure shows")
 
-
-def test_the_figure1_study_searches_the_chapters_learning_rates():
-    """The committed study and chapter 02 try the same rates (each in its own order)."""
-    from helpers.figure1_study import RATES
-
-    text = "".join(source(cell) for cell in code_cells(
-        REPO_ROOT / "book" / "02_relu_vs_tanh.ipynb"))
-    order = re.search(r"^ORDER = (\{.*?\})", text, flags=re.MULTILINE | re.DOTALL)
-    chapter = ast.literal_eval(order.group(1))
-    assert {name: set(rates) for name, rates in chapter.items()} == {
-        name: set(rates) for name, rates in RATES.items()}

@@ -23,6 +23,9 @@ from typing import TypeVar
 from helpers.paths import data_root
 from helpers.shapes import resize_size
 
+K = TypeVar("K")
+T = TypeVar("T")
+
 IMAGENETTE_VARIANTS = {"imagenette2-160": 160, "imagenette2-320": 320,
                        "imagenette2": 500}
 """Imagenette's folders and the shorter side of their images (pixels)."""
@@ -39,8 +42,6 @@ IMAGENETTE_FOLDERS = {imagenette_variant(folder): folder
 NAMED_SETS = {"mini-imagenet": "make_mini_imagenet --source <your ImageNet folder>",
               "flowers17": "download_flowers17"}
 """Other data sets found by name, and the ``data_scripts`` command that makes each."""
-K = TypeVar("K")
-T = TypeVar("T")
 VAL_FOLDERS = ("val", "validation", "valid")
 DOWNLOAD_VARIABLE = "ALEXNET_DOWNLOAD"
 WNID_NAMES = {  # ImageNet classes 0-15 (mini-ImageNet, in order), then Imagenette's

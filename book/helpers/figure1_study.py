@@ -30,6 +30,7 @@ import pandas as pd
 
 from helpers.experiments import (
     CUDA_CONVNET_STD,
+    FIGURE1_RATES,
     HISTORY_COLUMNS,
     ExperimentData,
     learning_rate_sweep,
@@ -49,11 +50,6 @@ grids, epochs, batch, network, data, device, date)."""
 DEEPER_NAME = "figure1_five_convolutions"
 """The same search with five convolutions instead of three, on one training-set size."""
 
-RATES = {"relu": (0.0005, 0.0015, 0.00015, 0.005), "tanh": (0.005, 0.015, 0.0015, 0.05)}
-"""The learning rates tried per activation, about 3x apart: the chapter's, in an order
-that suits large training sets (the order changes the search's cost, not its winner)."""
-
-
 def network(convolutions: int) -> dict:
     """``small_cnn`` arguments for Figure 1's net with ``convolutions`` convolutions.
 
@@ -69,7 +65,7 @@ def network(convolutions: int) -> dict:
 
 def run_study(sizes: Sequence[int | None], *, threshold: float, max_epochs: int,
               batch_size: int = 32, image_size: int = 32,
-              rates: dict[str, Sequence[float]] = RATES, convolutions: int = 3,
+              rates: dict[str, Sequence[float]] = FIGURE1_RATES, convolutions: int = 3,
               load: Callable[[int, int | None], ExperimentData] = load_experiment_data,
               ) -> pd.DataFrame:
     """Figure 1's learning-rate search per activation, once per training-set size.
@@ -84,7 +80,6 @@ def run_study(sizes: Sequence[int | None], *, threshold: float, max_epochs: int,
     frames = []
     for size in sizes:
         data = load(image_size, size)
-        name = data.name
         x, y = paper_input(data.x_train), data.y_train
         for activation, grid in rates.items():
             build = partial(small_cnn, x.shape[1:], int(y.max()) + 1, activation,
@@ -98,7 +93,7 @@ def run_study(sizes: Sequence[int | None], *, threshold: float, max_epochs: int,
                                              best=rate == sweep.best))
     columns = ["size", "activation", "learning_rate", "best", *HISTORY_COLUMNS]
     study = pd.concat(frames, ignore_index=True)[columns]
-    study.attrs["data"] = name
+    study.attrs["data"] = data.name  # the same data set at every size
     return study
 
 
@@ -169,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                f"--threshold {args.threshold} --epochs {args.epochs} "
                f"--convolutions {args.convolutions} --name {args.name}")
     settings = {"threshold": args.threshold, "max_epochs": args.epochs,
-                "batch_size": 32, "image_size": 32, "rates": RATES,
+                "batch_size": 32, "image_size": 32, "rates": FIGURE1_RATES,
                 "network": network(args.convolutions), "data": study.attrs["data"],
                 "command": command}
     write_study(study, settings, args.out, args.name)
