@@ -133,7 +133,7 @@ def accelerator_names() -> list[str]:
     if backend == "jax":
         import jax
 
-        return [str(d) for d in jax.devices() if d.platform != "cpu"]
+        return [f"{d.device_kind} ({d})" for d in jax.devices() if d.platform != "cpu"]
     if backend == "torch":
         import torch
 

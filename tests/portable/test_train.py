@@ -18,6 +18,7 @@ from helpers.train import (
     BEST_WEIGHTS,
     HISTORY_FILE,
     STATE_FILE,
+    TimeLimit,
     read_state,
     train_alexnet,
     train_model,
@@ -193,7 +194,8 @@ def test_train_alexnet_names_the_run_and_reloads_it(tmp_path, monkeypatch):
     assert first.directory.name == ("alexnet-modern-tiny-67px-n16-v16-b8-flip=none"
                                     "-learning_rate=0.001")
     assert first.model.get_layer("augment").flip == "none"
-    again = train_alexnet(splits, settings, verbose=0, augment={"flip": "none"})
+    again = train_alexnet(splits, settings, verbose=0, augment={"flip": "none"},
+                          callbacks=[TimeLimit(3600)])  # stops, trains nothing else
     assert again.resumed_at == 2 and again.directory == first.directory
 
 
@@ -211,3 +213,19 @@ def test_checkpointing_every_few_epochs_commits_only_there_and_resumes_there(tmp
     assert resumed.resumed_at == 3 and list(resumed.history["epoch"]) == [1, 2, 3, 4, 5]
     committed = resumed.history["checkpoint_s"].notna().tolist()
     assert committed == [False, True, False, True, True]  # epochs 2, 4 and the last
+
+
+@pytest.mark.parametrize("every", [1, 3])
+def test_a_time_limit_stops_after_a_committed_epoch_and_the_run_resumes(tmp_path, every):
+    train, val = _data()
+    limit = TimeLimit(0.0)  # no second epoch fits
+    stopped = train_model(_build, train, val, run_name="r", directory=tmp_path, epochs=4,
+                          verbose=0, checkpoint_every=every, callbacks=[limit])
+    assert limit.stopped_after == 1 and list(stopped.history["epoch"]) == [1]
+    assert read_state(tmp_path)["epochs_done"] == 1  # committed between checkpoints too
+    train, val = _data()
+    limit = TimeLimit(3600.0)
+    resumed = train_model(_build, train, val, run_name="r", directory=tmp_path, epochs=4,
+                          verbose=0, checkpoint_every=every, callbacks=[limit])
+    assert limit.stopped_after is None and resumed.resumed_at == 2
+    assert list(resumed.history["epoch"]) == [1, 2, 3, 4]

@@ -1,0 +1,64 @@
+"""The reference run on every backend: what it trains, measures and writes.
+
+A tiny data set and a two-epoch profile stand in for Imagenette and the full profile;
+the run must make chapter 08's call (its recipe too), agree with its own history and
+leave the four files the chapter and the closing note read.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import reference_run as reference
+from helpers.data import DataSplits, Split
+from helpers.datasets import DataSource
+from helpers.profile import ExperimentSettings, Profile
+
+
+def test_learning_rate_drops_name_the_first_epoch_at_each_lower_rate():
+    history = pd.DataFrame({"epoch": [1, 2, 3, 4, 5, 6],
+                            "learning_rate": [0.01, 0.01, 1e-3, 1e-3, 1e-4, 1e-4]})
+    assert reference.learning_rate_drops(history) == [3, 5]
+    assert reference.learning_rate_drops(history.iloc[:2]) == []
+
+
+def _tiny_splits(tmp_path) -> DataSplits:
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, size=(24, 77, 77, 3), dtype=np.uint8)
+    split = Split(images, (np.arange(24) % 6).astype(np.int32), [])
+    source = DataSource("tiny", tmp_path, True, "six classes of noise")
+    return DataSplits(split, split, list("abcdef"), source, 67, images.mean(0),
+                      np.array([0.01, 0.001, 0.0001]), np.eye(3))
+
+
+def test_a_reference_run_writes_its_history_record_and_figures(tmp_path, monkeypatch):
+    monkeypatch.setenv("ALEXNET_ARTIFACTS", str(tmp_path / "artifacts"))
+    splits = _tiny_splits(tmp_path)
+    settings = ExperimentSettings(67, None, 8, 2, "paper", 0.001)
+    monkeypatch.setattr(reference, "load_dataset", lambda **_: splits)
+    monkeypatch.setattr(reference, "get_profile",
+                        lambda name: Profile(name, {"alexnet": settings}))
+    out = tmp_path / "out"
+    record = reference.reference_run("modern", out, profile_name="quick")
+    name = "quick_profile_modern"
+    assert sorted(p.name for p in out.iterdir()) == [
+        f"{name}-conv1.png", f"{name}-curves.png", f"{name}.csv", f"{name}.json"]
+    history, stored = reference.read_reference("modern", "quick", folder=out)
+    assert stored["results"] == record["results"] and list(history["epoch"]) == [1, 2]
+    results = record["results"]
+    # the quick recipe: warm-up, then one division before the last epoch
+    assert results["learning_rate_drops"] == [2] and results["ended"] == "all epochs"
+    assert stored["recipe"] == {"warmup_epochs": 1.0, "reduce_at": [1]}
+    assert record["run"].startswith("alexnet-modern-tiny-67px-n24-v24-b8")
+    # the centre crop is what fit validated on: the same accuracy as the last epoch
+    last = 100 * history["val_accuracy"].iloc[-1]
+    assert results["centre_top1"] == pytest.approx(last, abs=1e-3)
+    assert 0 <= results["ten_view_top1"] <= results["ten_view_top5"] <= 100
+    assert results["epochs"] == 2 and results["training_s"] > 0
+    assert record["device"] and record["backend"].startswith("keras ")
+
+
+def test_a_missing_reference_says_which_command_writes_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python -m helpers.reference_run"):
+        reference.read_reference("paper", folder=tmp_path)
