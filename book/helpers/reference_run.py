@@ -9,7 +9,9 @@ the validation images (the centre crop and §4.1's ten views) and writes into ``
 - ``<name>.json``: when, on what (accelerator, backend, versions) and how (settings,
   recipe, precision) it ran, and what it reached (``summarize``);
 - ``<name>-curves.png`` and ``<name>-conv1.png``: its learning curves, and conv1's
-  kernels drawn as the paper's Figure 3 draws them.
+  kernels drawn as the paper's Figure 3 draws them; ``<name>-conv1.npy``: those kernels
+  ``(11, 11, 3, 96)``, for measures such as chapter 09's colour share (the checkpoint,
+  hundreds of megabytes, stays in the run's folder).
 
 ``--time-limit SECONDS`` ends training after the last epoch that fits
 (``helpers.train.TimeLimit``); the same command later resumes from the checkpoint.
@@ -32,6 +34,7 @@ from typing import Any
 
 import keras
 import matplotlib
+import numpy as np
 import pandas as pd
 
 from helpers.data import DataSplits, load_dataset
@@ -124,7 +127,8 @@ def machine() -> dict[str, str]:
 
 
 def write_figures(result: TrainingResult, title: str, folder: Path, name: str) -> None:
-    """``<name>-curves.png`` (learning curves) and ``<name>-conv1.png`` (Figure 3)."""
+    """``<name>-curves.png`` (learning curves), ``<name>-conv1.png`` (Figure 3) and
+    ``<name>-conv1.npy`` (the kernels)."""
     import matplotlib.pyplot as plt
 
     from helpers.plots import image_grid, kernel_images, plot_history
@@ -132,6 +136,7 @@ def write_figures(result: TrainingResult, title: str, folder: Path, name: str) -
     figure = plot_history({name: result.history}, title=title)
     figure.savefig(folder / f"{name}-curves.png", dpi=110)
     kernels = keras.ops.convert_to_numpy(result.model.get_layer("conv1").kernel)
+    np.save(folder / f"{name}-conv1.npy", kernels.astype(np.float32))
     figure = image_grid(kernel_images(kernels), columns=16, size=0.8,
                         title=f"conv1's {kernels.shape[-1]} kernels ({title})")
     figure.savefig(folder / f"{name}-conv1.png", dpi=110)

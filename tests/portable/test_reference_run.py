@@ -43,7 +43,9 @@ def test_a_reference_run_writes_its_history_record_and_figures(tmp_path, monkeyp
     record = reference.reference_run("modern", out, profile_name="quick")
     name = "quick_profile_modern"
     assert sorted(p.name for p in out.iterdir()) == [
-        f"{name}-conv1.png", f"{name}-curves.png", f"{name}.csv", f"{name}.json"]
+        f"{name}-conv1.npy", f"{name}-conv1.png", f"{name}-curves.png", f"{name}.csv",
+        f"{name}.json"]
+    assert np.load(out / f"{name}-conv1.npy").shape == (11, 11, 3, 96)
     history, stored = reference.read_reference("modern", "quick", folder=out)
     assert stored["results"] == record["results"] and list(history["epoch"]) == [1, 2]
     results = record["results"]
