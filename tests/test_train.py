@@ -7,15 +7,20 @@ differentiates; checkpoints and exact resumption are checked on every backend in
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import helpers.data
+import helpers.train
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
-from helpers.ablation import ABLATIONS, PAPER_EFFECTS, ablation_results
+from helpers.ablation import ABLATIONS, PAPER_EFFECTS, ablation_results, run_ablation
 from helpers.data import ImageBatches, Split
 from helpers.model import build_alexnet
 from helpers.optim import PaperSGD
-from helpers.train import train_model
+from helpers.train import profile_recipe, train_model
 
 
 def test_paper_sgd_equals_momentum_sgd_on_an_l2_penalty():
@@ -84,3 +89,23 @@ def test_ablation_results_are_read_back(tmp_path, monkeypatch):
     (folder / "results.csv").write_text("variant,final val top-1 (%)\npaper,61.5\n")
     table = ablation_results("full", "imagenette2-160")
     assert table.loc["paper", "final val top-1 (%)"] == pytest.approx(61.5)
+
+
+def test_the_ablation_trains_with_the_profiles_recipe(tmp_path, monkeypatch):
+    """The full profile's warm-up included: without it the paper's network diverges."""
+    monkeypatch.setenv("ALEXNET_ARTIFACTS", str(tmp_path))
+    splits = SimpleNamespace(source=SimpleNamespace(name="tiny"))
+    monkeypatch.setattr(helpers.data, "load_dataset", lambda *args, **kwargs: splits)
+    calls = []
+
+    def train_alexnet(splits, settings, **options):
+        calls.append((settings, options))
+        return SimpleNamespace(history=pd.DataFrame({"val_accuracy": [0.4, 0.5]}))
+
+    monkeypatch.setattr(helpers.train, "train_alexnet", train_alexnet)
+    table = run_ablation("full", names=["paper", "no dropout"])
+    assert list(table.index) == ["paper", "no dropout"]
+    for settings, options in calls:
+        recipe = profile_recipe("full", settings.epochs)
+        assert {k: options[k] for k in recipe} == recipe and recipe["warmup_epochs"] > 0
+    assert calls[1][1]["model"] == ABLATIONS["no dropout"][0]

@@ -47,14 +47,16 @@ def run_ablation(profile_name: str | None = None, data_name: str | None = None,
                  names: list[str] | None = None, verbose: int = 0) -> pd.DataFrame:
     """Train the paper's AlexNet once per entry of ``ABLATIONS`` (or ``names``).
 
-    Sizes are the profile's ``ablation`` settings; each run checkpoints and resumes like
-    any other, and stops early after ten epochs without a lower validation error. The
+    Sizes are the profile's ``ablation`` settings and the recipe is the profile's
+    (``helpers.train.profile_recipe``; in the full profile a one-epoch warm-up, the
+    plateau schedule and early stopping after ten epochs without a lower validation
+    error); each run checkpoints and resumes like any other. The
     table (final and best validation top-1, epochs) is written to
     ``artifacts_root()/ablation-<profile>-<data>/results.csv`` and returned.
     """
     from helpers.data import load_dataset
     from helpers.profile import get_profile
-    from helpers.train import train_alexnet
+    from helpers.train import profile_recipe, train_alexnet
 
     profile = get_profile(profile_name)
     settings = profile["ablation"]
@@ -65,7 +67,8 @@ def run_ablation(profile_name: str | None = None, data_name: str | None = None,
         model_options, augment_options = ABLATIONS[name]
         run = train_alexnet(splits, settings, name="ablation", variant="paper",
                             model=model_options, augment=augment_options,
-                            early_stopping_patience=10, verbose=verbose)
+                            verbose=verbose,
+                            **profile_recipe(profile.name, settings.epochs))
         h = run.history
         rows[name] = {"final val top-1 (%)": 100 * h["val_accuracy"].iloc[-1],
                       "best val top-1 (%)": 100 * h["val_accuracy"].max(),

@@ -15,8 +15,9 @@ the validation images (the centre crop and §4.1's ten views) and writes into ``
 
 ``--time-limit SECONDS`` ends training after the last epoch that fits
 (``helpers.train.TimeLimit``); the same command later resumes from the checkpoint.
-Chapter 08 plots the committed run (``book/data/full_profile_*.csv``) beside its quick
-one. Checked by ``tests/portable/test_reference_run.py``.
+Chapter 08 plots the committed runs (``book/data/full_profile_*``) beside its own.
+Checked by ``tests/portable/test_reference_run.py``; ``tests/test_full_profile_runs.py``
+checks that the committed runs were made with the profile's present settings.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from helpers.seeding import set_seed
 from helpers.train import TimeLimit, TrainingResult, profile_recipe, train_alexnet
 
 
-def run_name(profile_name: str, variant: str) -> str:
+def reference_name(profile_name: str, variant: str) -> str:
     """File names of a reference run: ``full_profile_paper`` and so on."""
     return f"{profile_name}_profile_{variant}"
 
@@ -163,7 +164,7 @@ def reference_run(variant: str, out: Path, *, profile_name: str = "full",
     limit = TimeLimit(time_limit or float("inf"))
     result = train_alexnet(splits, settings, variant=variant, callbacks=[limit],
                            **recipe)
-    name = name or run_name(profile.name, variant)
+    name = name or reference_name(profile.name, variant)
     out.mkdir(parents=True, exist_ok=True)
     result.history.to_csv(out / f"{name}.csv", index=False, float_format="%.6g")
     write_figures(result, f"AlexNet ({variant}), {profile.name} profile", out, name)
@@ -189,7 +190,7 @@ def reference_run(variant: str, out: Path, *, profile_name: str = "full",
 def read_reference(variant: str, profile_name: str = "full",
                    folder: Path = BOOK_DATA) -> tuple[pd.DataFrame, dict[str, Any]]:
     """A committed reference run: its history and its record (``<name>.json``)."""
-    path = folder / f"{run_name(profile_name, variant)}.csv"
+    path = folder / f"{reference_name(profile_name, variant)}.csv"
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: `python -m helpers.reference_run "
                                 f"--variant {variant} --out {folder}` writes it (on a "
