@@ -93,4 +93,3 @@ def test_every_figure_has_alt_text(path):
             assert len(alt) >= 40, (
                 f"{path.name}: code cell {index} draws a figure without alt text; give it "
                 "the metadata mystnb: {image: {alt: ...}} describing what the figure shows")
-

@@ -19,13 +19,11 @@ Taught in ``book/02_relu_vs_tanh.ipynb``; checked by
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
-import keras
 import pandas as pd
 
 from helpers.experiments import (
@@ -40,7 +38,7 @@ from helpers.experiments import (
     speedup_table,
 )
 from helpers.paths import BOOK_DATA
-from helpers.profile import device_description
+from helpers.profile import machine_record
 from helpers.seeding import set_seed
 
 STUDY_NAME = "figure1_by_size"
@@ -121,10 +119,7 @@ def write_study(study: pd.DataFrame, settings: dict, folder: Path = BOOK_DATA,
     """Write the histories (CSV) and the settings with the machine and date (JSON)."""
     folder.mkdir(parents=True, exist_ok=True)
     study.to_csv(folder / f"{name}.csv", index=False, float_format="%.6g")
-    machine = {"device": device_description(),
-               "backend": f"keras {keras.__version__}, {keras.backend.backend()}",
-               "date": datetime.date.today().isoformat()}
-    text = json.dumps({**settings, **machine}, indent=2)
+    text = json.dumps({**settings, **machine_record()}, indent=2)
     (folder / f"{name}.json").write_text(text + "\n")
 
 

@@ -11,6 +11,7 @@ checked by ``tests/portable/test_profile.py``.
 
 from __future__ import annotations
 
+import datetime
 import importlib.metadata
 import os
 import platform
@@ -195,6 +196,27 @@ def device_description() -> str:
     return f"CPU ({os.cpu_count()} cores, {platform.machine()})"
 
 
+def backend_version() -> str:
+    """The Keras backend and its engine's version, e.g. ``jax 0.10.2``."""
+    import keras
+
+    backend = keras.backend.backend()
+    engine = {"torch": "torch", "jax": "jax"}.get(backend, "tensorflow")
+    return f"{backend} {importlib.metadata.version(engine)}"
+
+
+def machine_record() -> dict[str, str]:
+    """Where and when a measurement ran, for the files that keep it: device, Keras and
+    its backend, Python, the date (UTC)."""
+    import keras
+
+    now = datetime.datetime.now(datetime.UTC)
+    return {"device": device_description(),
+            "backend": f"keras {keras.__version__}, {backend_version()}",
+            "python": platform.python_version(),
+            "date": now.strftime("%Y-%m-%d %H:%M UTC")}
+
+
 def describe(data: str = "none (this chapter loads no data set)",
              profile: Profile | None = None) -> str:
     """The run context every chapter prints first: profile, device, versions, data.
@@ -205,13 +227,10 @@ def describe(data: str = "none (this chapter loads no data set)",
     import keras
 
     profile = profile or get_profile()
-    backend = keras.backend.backend()
-    engine = {"torch": "torch", "jax": "jax"}.get(backend, "tensorflow")
     lines = {
         "profile": f"{profile.name} (set {PROFILE_VARIABLE}=quick|full to change)",
         "device": f"{device_description()}; AlexNet trains in {training_precision()}",
-        "versions": f"Keras {keras.__version__}, backend {backend} "
-                    f"{importlib.metadata.version(engine)}, "
+        "versions": f"Keras {keras.__version__}, backend {backend_version()}, "
                     f"Python {platform.python_version()}",
         "data": data,
     }

@@ -23,10 +23,7 @@ checks that the committed runs were made with the profile's present settings.
 from __future__ import annotations
 
 import argparse
-import datetime
-import importlib.metadata
 import json
-import platform
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -41,12 +38,7 @@ import pandas as pd
 from helpers.data import DataSplits, load_dataset
 from helpers.evaluate import predict, predict_ten_view, top_k_accuracy
 from helpers.paths import BOOK_DATA
-from helpers.profile import (
-    describe,
-    device_description,
-    get_profile,
-    training_precision,
-)
+from helpers.profile import describe, get_profile, machine_record, training_precision
 from helpers.seeding import set_seed
 from helpers.train import TimeLimit, TrainingResult, profile_recipe, train_alexnet
 
@@ -116,17 +108,6 @@ def summarize(result: TrainingResult, limit: TimeLimit) -> dict[str, Any]:
             "training_s": float(history["seconds"].sum())}
 
 
-def machine() -> dict[str, str]:
-    """Where and when: the device, the backend and its version, Python, the date."""
-    backend = keras.backend.backend()
-    engine = {"torch": "torch", "jax": "jax"}.get(backend, "tensorflow")
-    return {"device": device_description(), "precision": training_precision(),
-            "backend": f"keras {keras.__version__}, {backend} "
-                       f"{importlib.metadata.version(engine)}",
-            "python": platform.python_version(),
-            "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")}
-
-
 def write_figures(result: TrainingResult, title: str, folder: Path, name: str) -> None:
     """``<name>-curves.png`` (learning curves), ``<name>-conv1.png`` (Figure 3) and
     ``<name>-conv1.npy`` (the kernels)."""
@@ -172,7 +153,7 @@ def reference_run(variant: str, out: Path, *, profile_name: str = "full",
     record = {"name": name, "variant": variant, "profile": profile.name,
               "settings": asdict(settings), "recipe": recipe,
               "data": splits.source.description, "run": result.directory.name,
-              **machine(), "results": {
+              **machine_record(), "precision": training_precision(), "results": {
                   **summarize(result, limit),
                   "peak_memory_gb": None if peak is None else peak / 2**30},
               "command": f"python -m helpers.reference_run --variant {variant} "

@@ -156,7 +156,6 @@ class _Checkpointer(keras.callbacks.Callback):
         self.stopper = EarlyStopper(**state["early_stopping"])
         self.reduce_at = set(state["recipe"].get("reduce_at", []))
         self._start = self._cpu = 0.0
-        self._latest: tuple[int, float, bool] = (0, 0.0, False)
 
     @property
     def finished(self) -> bool:
@@ -183,7 +182,6 @@ class _Checkpointer(keras.callbacks.Callback):
             next_lr = self.schedule.reduce(lr_used)
         self.model.optimizer.learning_rate = next_lr
         self.pending.append(row)
-        self._latest = (epoch + 1, next_lr, improved)
         stop = self.finished
         last = epoch + 1 == self.params.get("epochs")
         if (epoch + 1) % self.every == 0 or last or stop:
@@ -195,7 +193,8 @@ class _Checkpointer(keras.callbacks.Callback):
 
     def on_train_end(self, logs: dict | None = None) -> None:
         if self.pending:  # stopped between checkpoints (e.g. by a TimeLimit): commit
-            self._commit(*self._latest)
+            next_lr = float(ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            self._commit(self.pending[-1]["epoch"], next_lr, self.stopper.wait == 0)
 
     def _commit(self, epochs_done: int, next_lr: float, improved: bool) -> None:
         weights = f"epoch-{epochs_done:03d}.weights.h5"
