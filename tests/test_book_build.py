@@ -112,9 +112,14 @@ def test_the_claims_ledger_lists_what_every_chapter_computed(built_book):
     table = table[:table.index("</table>")]
     rows = re.findall(r"<tr>(.*?)</tr>", table, re.DOTALL)[1:]  # after the header
     assert len(rows) >= 40, f"the ledger lists {len(rows)} claims"
+    full_profile = []
     for row in rows:
         cells = [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)]
         assert cells[-1] != "not computed in this build", f"not computed: {cells[1]}"
         assert "not executed in this build" not in cells[4], f"not executed: {cells[1]}"
+        full_profile.append(cells[5])
+    # the full profile's column: the reference run's values where it measured the claim
+    assert sum(value != "not measured yet" for value in full_profile) >= 4
+    assert any(value.startswith("rate divided by 10 before epochs") for value in full_profile)
     for verdict in ("reproduced", "direction reproduced", "cited only"):
         assert verdict in html

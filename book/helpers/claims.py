@@ -6,7 +6,8 @@ value, the chapter that reproduces or cites it). A chapter that computes a claim
 ``artifacts_root()/claims/<profile>/``, written atomically. The ledger page joins the
 list with what this build recorded and, where present, with the full profile's values
 (``book/data/full_profile_claims.csv``, written by ``save_full_profile_claims`` after a
-full-profile build).
+full-profile build, or what a committed reference run measured:
+``helpers.reference_run.reference_claims``).
 
 Verdicts, one of ``VERDICTS``: "reproduced" (the number or the effect, at this scale),
 "direction reproduced" (the effect points the paper's way but its size differs),
@@ -25,6 +26,7 @@ import html
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -95,12 +97,15 @@ def recorded_claims(profile: str | None = None) -> pd.DataFrame:
     return table.set_index("id")
 
 
-def ledger(profile: str | None = None) -> pd.DataFrame:
+def ledger(profile: str | None = None,
+           full: Mapping[str, str] | None = None) -> pd.DataFrame:
     """One row per claim: the paper's value, this build's value and verdict, the full
     profile's value.
 
     A claim nobody recorded has the verdict ``NOT_COMPUTED``; its ``measured`` says
-    ``CHAPTER_NOT_RUN`` when its chapter recorded no claim at all in this build.
+    ``CHAPTER_NOT_RUN`` when its chapter recorded no claim at all in this build. The
+    full profile's values come from a saved full-profile build (``FULL_PROFILE_FILE``);
+    ``full`` (claim id to value, e.g. a reference run's) fills the claims it lacks.
     """
     table = paper_claims().join(recorded_claims(profile))
     missing = table["verdict"].isna()
@@ -108,10 +113,12 @@ def ledger(profile: str | None = None) -> pd.DataFrame:
     table["measured"] = table["measured"].where(
         ~missing, table["chapter"].map(lambda c: "" if c in ran else CHAPTER_NOT_RUN))
     table["verdict"] = table["verdict"].fillna(NOT_COMPUTED)
-    full = pd.Series(dtype=str)
+    values = dict(full or {})
     if FULL_PROFILE_FILE.exists():
-        full = pd.read_csv(FULL_PROFILE_FILE, index_col="id", dtype=str)["measured"]
-    table["full profile"] = full.reindex(table.index).fillna(NOT_MEASURED)
+        saved = pd.read_csv(FULL_PROFILE_FILE, index_col="id", dtype=str)["measured"]
+        values.update(saved.dropna())
+    table["full profile"] = pd.Series(values, dtype=str).reindex(table.index).fillna(
+        NOT_MEASURED)
     return table
 
 

@@ -15,7 +15,8 @@ the validation images (the centre crop and §4.1's ten views) and writes into ``
 
 ``--time-limit SECONDS`` ends training after the last epoch that fits
 (``helpers.train.TimeLimit``); the same command later resumes from the checkpoint.
-Chapter 08 plots the committed runs (``book/data/full_profile_*``) beside its own.
+Chapter 08 plots the committed runs (``book/data/full_profile_*``) beside its own;
+``reference_claims`` gives the claims ledger (chapter 12) what the paper run measured.
 Checked by ``tests/portable/test_reference_run.py``; ``tests/test_full_profile_runs.py``
 checks that the committed runs were made with the profile's present settings.
 """
@@ -177,6 +178,27 @@ def read_reference(variant: str, profile_name: str = "full",
                                 f"--variant {variant} --out {folder}` writes it (on a "
                                 "GPU: minutes; see the module's docstring)")
     return pd.read_csv(path), json.loads(path.with_suffix(".json").read_text())
+
+
+def reference_claims(history: pd.DataFrame, record: dict[str, Any]) -> dict[str, str]:
+    """What a reference run measured of the paper's claims, by claim id
+    (``book/data/paper_claims.csv``): the values the claims ledger shows for it."""
+    results = record["results"]
+    drops = ", ".join(str(epoch) for epoch in results["learning_rate_drops"])
+    first = 100 * history["val_accuracy"].iloc[0]
+    gain_top1 = results["ten_view_top1"] - results["centre_top1"]
+    gain_top5 = results["ten_view_top5"] - results["centre_top5"]
+    minutes = results["training_s"] / 60
+    return {
+        "recipe": f"rate divided by 10 before epochs {drops}; "
+                  f"{results['epochs']} epochs in all",
+        "bigger_longer": f"{record['settings']['image_size']} px: val top-1 "
+                         f"{first:.1f}% after epoch 1, {results['best_val_top1']:.1f}% "
+                         f"at best (epoch {results['best_epoch']})",
+        "ten_view_gain": f"top-1 {gain_top1:+.2f}, top-5 {gain_top5:+.2f} points of "
+                         "accuracy",
+        "train_days": f"{minutes:.1f} minutes of training on one GPU",
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -141,6 +141,19 @@ def test_ledger_shows_the_full_profiles_values_when_saved(artifacts, monkeypatch
     assert table.loc["table1", "full profile"] == NOT_MEASURED
 
 
+def test_a_saved_full_build_wins_over_other_full_profile_values(artifacts, monkeypatch):
+    reference = {"relu_6x": "from a reference run", "recipe": "drops at 14, 24, 27"}
+    table = ledger(full=reference)
+    assert table.loc["recipe", "full profile"] == "drops at 14, 24, 27"
+    assert table.loc["table1", "full profile"] == NOT_MEASURED
+    record_claim("relu_6x", "5.8x", "reproduced", profile="full")
+    monkeypatch.setattr(claims, "FULL_PROFILE_FILE",
+                        claims.save_full_profile_claims(artifacts / "full.csv"))
+    table = ledger(full=reference)
+    assert table.loc["relu_6x", "full profile"] == "5.8x"
+    assert table.loc["recipe", "full profile"] == "drops at 14, 24, 27"
+
+
 def test_saving_an_empty_full_profile_is_refused(artifacts):
     with pytest.raises(ValueError, match="ALEXNET_PROFILE=full"):
         claims.save_full_profile_claims(artifacts / "full.csv")

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import reference_run as reference
+from helpers.claims import paper_claims
 from helpers.data import DataSplits, Split
 from helpers.datasets import DataSource
 from helpers.profile import ExperimentSettings, Profile
@@ -59,6 +60,20 @@ def test_a_reference_run_writes_its_history_record_and_figures(tmp_path, monkeyp
     assert 0 <= results["ten_view_top1"] <= results["ten_view_top5"] <= 100
     assert results["epochs"] == 2 and results["training_s"] > 0
     assert record["device"] and record["backend"].startswith("keras ")
+
+
+def test_the_committed_paper_run_gives_the_ledger_its_claims():
+    history, record = reference.read_reference("paper")
+    claims = reference.reference_claims(history, record)
+    assert set(claims) <= set(paper_claims().index)
+    results = record["results"]
+    drops = ", ".join(map(str, results["learning_rate_drops"]))
+    assert claims["recipe"].startswith(f"rate divided by 10 before epochs {drops};")
+    gain = results["ten_view_top1"] - results["centre_top1"]
+    assert claims["ten_view_gain"].startswith(f"top-1 {gain:+.2f}, top-5 ")
+    assert f"{results['best_val_top1']:.1f}% at best" in claims["bigger_longer"]
+    minutes = results["training_s"] / 60
+    assert claims["train_days"] == f"{minutes:.1f} minutes of training on one GPU"
 
 
 def test_a_missing_reference_says_which_command_writes_it(tmp_path):
