@@ -13,6 +13,8 @@ from helpers import augment
 from helpers.shapes import resize_size
 from keras import ops
 
+from .arrays import TOY_EIGENVALUES, TOY_EIGENVECTORS
+
 RNG = np.random.default_rng(0)
 IMAGES = RNG.uniform(-100, 100, size=(4, 9, 9, 3)).astype(np.float32)
 
@@ -114,7 +116,7 @@ MEAN = RNG.uniform(0, 255, size=(9, 9, 3)).astype(np.float32)
 
 def _stage(**kwargs) -> augment.PaperAugmentation:
     stage = augment.PaperAugmentation(6, 9, seed=7, **kwargs)
-    return stage.set_statistics(MEAN, np.array([0.01, 0.001, 0.0001]), np.eye(3))
+    return stage.set_statistics(MEAN, TOY_EIGENVALUES, TOY_EIGENVECTORS)
 
 
 def test_the_input_stage_subtracts_the_mean_and_crops():

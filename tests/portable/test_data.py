@@ -10,14 +10,15 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from helpers.data import DataSplits, ImageBatches, Split
+from helpers.data import DataSplits, ImageBatches
 from helpers.datasets import DataSource
 from helpers.shapes import resize_size
 
+from .arrays import noise_split
+
 RNG = np.random.default_rng(0)
-IMAGES = RNG.integers(0, 256, size=(10, 18, 18, 3), dtype=np.uint8)
-LABELS = np.arange(10, dtype=np.int32)
-SPLIT = Split(IMAGES, LABELS, [])
+SPLIT = noise_split(RNG, 10, 18, 10)
+IMAGES, LABELS = SPLIT.images, SPLIT.labels
 
 
 def _labels(batches: ImageBatches) -> list[int]:

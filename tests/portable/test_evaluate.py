@@ -35,9 +35,11 @@ from helpers.plots import (  # noqa: E402
 )
 from scipy.spatial.distance import cdist  # noqa: E402
 
+from .arrays import TOY_EIGENVALUES, TOY_EIGENVECTORS, noise_split  # noqa: E402
+
 RNG = np.random.default_rng(0)
-IMAGES = RNG.integers(0, 256, size=(7, 9, 9, 3), dtype=np.uint8)
-LABELS = (np.arange(7) % 5).astype(np.int32)
+NOISE = noise_split(RNG, 7, 9, 5)
+IMAGES, LABELS = NOISE.images, NOISE.labels
 
 
 def _model(classes: int = 5) -> keras.Model:
@@ -45,7 +47,7 @@ def _model(classes: int = 5) -> keras.Model:
     keras.utils.set_random_seed(0)
     inputs = keras.Input((9, 9, 3), dtype="uint8")
     stage = PaperAugmentation(6, 9, seed=1).set_statistics(
-        IMAGES.mean(0), np.array([0.01, 0.001, 0.0001]), np.eye(3))
+        IMAGES.mean(0), TOY_EIGENVALUES, TOY_EIGENVECTORS)
     x = keras.layers.Conv2D(4, 3, activation="relu", name="conv1")(stage(inputs))
     x = keras.layers.Dense(8, activation="relu", name="fc7")(keras.layers.Flatten()(x))
     return keras.Model(inputs, keras.layers.Dense(classes, name="fc8")(x))

@@ -22,6 +22,8 @@ from helpers.seeding import set_seed
 from helpers.shapes import resize_size
 from helpers.train import build_on_device, compile_paper, train_model
 
+from .arrays import noise_split
+
 FULL = get_profile("full")
 ALEXNET_EXPERIMENTS = ["data", "alexnet", "evaluation", "comparison", "ablation", "small_data"]
 SMALL_CNN_EXPERIMENTS = ["relu_vs_tanh", "dropout"]
@@ -41,9 +43,7 @@ def test_alexnet_settings_are_buildable(experiment):
 
 
 def _split(side: int, n: int, classes: int = 10) -> Split:
-    rng = np.random.default_rng(0)
-    return Split(rng.integers(0, 256, (n, side, side, 3), dtype=np.uint8),
-                 (np.arange(n) % classes).astype(np.int32), [])
+    return noise_split(np.random.default_rng(0), n, side, classes)
 
 
 def _stage(size: int, split: Split) -> PaperAugmentation:

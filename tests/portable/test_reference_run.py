@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 from helpers import reference_run as reference
 from helpers.claims import paper_claims
-from helpers.data import DataSplits, Split
-from helpers.datasets import DataSource
+from helpers.data import DataSplits
 from helpers.profile import ExperimentSettings, Profile
+
+from .arrays import noise_split, noise_splits
 
 
 def test_learning_rate_drops_name_the_first_epoch_at_each_lower_rate():
@@ -26,11 +27,7 @@ def test_learning_rate_drops_name_the_first_epoch_at_each_lower_rate():
 
 def _tiny_splits(tmp_path) -> DataSplits:
     rng = np.random.default_rng(3)
-    images = rng.integers(0, 256, size=(24, 77, 77, 3), dtype=np.uint8)
-    split = Split(images, (np.arange(24) % 6).astype(np.int32), [])
-    source = DataSource("tiny", tmp_path, True, "six classes of noise")
-    return DataSplits(split, split, list("abcdef"), source, 67, images.mean(0),
-                      np.array([0.01, 0.001, 0.0001]), np.eye(3))
+    return noise_splits(noise_split(rng, 24, 77, 6), tmp_path, 67, list("abcdef"))
 
 
 def test_a_reference_run_writes_its_history_record_and_figures(tmp_path, monkeypatch):

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 from helpers.augment import PaperAugmentation
-from helpers.data import ImageBatches, Split
+from helpers.data import ImageBatches
 from helpers.train import (
     BEST_WEIGHTS,
     HISTORY_FILE,
@@ -24,17 +24,18 @@ from helpers.train import (
     train_model,
 )
 
+from .arrays import TOY_EIGENVALUES, TOY_EIGENVECTORS, noise_split, noise_splits
+
 RNG = np.random.default_rng(0)
-IMAGES = RNG.integers(0, 256, size=(48, 12, 12, 3), dtype=np.uint8)
-LABELS = (np.arange(48) % 3).astype(np.int32)
-SPLIT = Split(IMAGES, LABELS, [])
+SPLIT = noise_split(RNG, 48, 12, 3)
+IMAGES, LABELS = SPLIT.images, SPLIT.labels
 
 
 def _build() -> keras.Model:
     """A tiny network behind the book's input stage (augmentation, dropout: randomness)."""
     inputs = keras.Input((12, 12, 3), dtype="uint8")
     stage = PaperAugmentation(10, 12, seed=1).set_statistics(
-        IMAGES.mean(0), np.array([0.01, 0.001, 0.0001]), np.eye(3))
+        IMAGES.mean(0), TOY_EIGENVALUES, TOY_EIGENVECTORS)
     x = keras.layers.Conv2D(4, 3, activation="relu", name="conv1")(stage(inputs))
     x = keras.layers.Dropout(0.5, seed=2)(keras.layers.Flatten()(x))
     return keras.Model(inputs, keras.layers.Dense(3, name="fc8")(x))
@@ -178,17 +179,11 @@ def test_fixed_reduction_and_warmup_are_recorded(tmp_path):
 
 
 def test_train_alexnet_names_the_run_and_reloads_it(tmp_path, monkeypatch):
-    from helpers.data import DataSplits
-    from helpers.datasets import DataSource
     from helpers.profile import ExperimentSettings
 
     monkeypatch.setenv("ALEXNET_ARTIFACTS", str(tmp_path))
     rng = np.random.default_rng(1)
-    images = rng.integers(0, 256, size=(16, 77, 77, 3), dtype=np.uint8)
-    split = Split(images, (np.arange(16) % 2).astype(np.int32), [])
-    source = DataSource("tiny", tmp_path, True, "tiny")
-    splits = DataSplits(split, split, ["a", "b"], source, 67, images.mean(0),
-                        np.array([0.01, 0.001, 0.0001]), np.eye(3))
+    splits = noise_splits(noise_split(rng, 16, 77, 2), tmp_path, 67, ["a", "b"])
     settings = ExperimentSettings(67, None, 8, 1, "modern", 0.001)
     first = train_alexnet(splits, settings, verbose=0, augment={"flip": "none"})
     assert first.directory.name == ("alexnet-modern-tiny-67px-n16-v16-b8-flip=none"
