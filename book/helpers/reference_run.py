@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -178,6 +179,13 @@ def read_reference(variant: str, profile_name: str = "full",
                                 f"--variant {variant} --out {folder}` writes it (on a "
                                 "GPU: minutes; see the module's docstring)")
     return pd.read_csv(path), json.loads(path.with_suffix(".json").read_text())
+
+
+def accelerator(record: dict[str, Any]) -> str:
+    """The accelerator(s) a run's record names, without count or device index:
+    ``"NVIDIA H200"`` for ``"1 accelerator(s): NVIDIA H200 (cuda:0)"``."""
+    names = record["device"].split(": ", 1)[-1]
+    return re.sub(r" \([^()]*\)", "", names)
 
 
 def reference_claims(history: pd.DataFrame, record: dict[str, Any]) -> dict[str, str]:

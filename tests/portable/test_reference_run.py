@@ -73,6 +73,13 @@ def test_the_committed_paper_run_gives_the_ledger_its_claims():
     assert claims["train_days"] == f"{minutes:.1f} minutes of training on one GPU"
 
 
+def test_the_accelerator_is_named_without_count_or_index():
+    one = {"device": "1 accelerator(s): NVIDIA H200 (cuda:0)"}
+    two = {"device": "2 accelerator(s): NVIDIA H100 80GB HBM3 (cuda:0), TPU v4 (TPU_1)"}
+    assert reference.accelerator(one) == "NVIDIA H200"
+    assert reference.accelerator(two) == "NVIDIA H100 80GB HBM3, TPU v4"
+
+
 def test_a_missing_reference_says_which_command_writes_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="python -m helpers.reference_run"):
         reference.read_reference("paper", folder=tmp_path)
