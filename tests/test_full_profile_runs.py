@@ -13,6 +13,13 @@ from dataclasses import asdict
 
 import pandas as pd
 import pytest
+from helpers.ablation import (
+    ABLATIONS,
+    TRAINED_ABOVE,
+    ablation_effects,
+    ablation_row,
+    committed_ablation,
+)
 from helpers.paths import BOOK_DATA
 from helpers.profile import get_profile
 from helpers.reference_run import learning_rate_drops, read_reference
@@ -34,6 +41,7 @@ def test_each_run_used_the_full_profile_settings_and_recipe(variant):
     assert results["best_val_top1"] == pytest.approx(best, abs=1e-3)
     last = 100 * history["val_accuracy"].iloc[-1]
     assert results["centre_top1"] == pytest.approx(last, abs=0.05)  # the same images
+    assert f"-n{record['train_images']}-v" in record["run"]  # the images it trained on
 
 
 def test_the_paper_network_reaches_the_books_aim_of_75_percent():
@@ -49,3 +57,48 @@ def test_without_the_warm_up_every_run_diverges_and_stays_at_chance():
         assert run["loss"].iloc[0] > math.log(10), (variant, precision)  # above guessing
         assert run["val_accuracy"].max() < 0.11, (variant, precision)
     assert set(runs["precision"]) == {"mixed_float16", "float32"}
+
+
+def test_the_committed_ablation_used_the_full_profile_and_matches_its_histories():
+    table, record = committed_ablation()
+    settings = get_profile("full")["ablation"]
+    assert record["settings"] == asdict(settings) and record["precision"] == "mixed_float16"
+    assert record["recipe"] == profile_recipe("full", settings.epochs)
+    assert set(table["variant"]) == set(ABLATIONS)  # every variant, at least one seed
+    assert (table.groupby("variant")["seed"].nunique() >= 2).all()
+    assert set(table["seed"]) == set(record["seeds"])
+    histories = pd.read_csv(BOOK_DATA / "full_profile_ablation-history.csv")
+    for (variant, seed), history in histories.groupby(["variant", "seed"]):
+        row = table[(table["variant"] == variant) & (table["seed"] == seed)]
+        assert len(row) == 1, (variant, seed)
+        expected = ablation_row(history.reset_index(drop=True), seed)
+        for column, value in expected.items():
+            assert row[column].iloc[0] == pytest.approx(value, abs=2e-3), (variant, column)
+    assert len(histories.groupby(["variant", "seed"])) == len(table)
+    assert (table["epochs"] <= settings.epochs).all()
+
+
+def test_the_ablation_verdicts_are_the_ones_chapters_04_and_08_put_into_words():
+    """The prose around the tables reads these directions; new runs must re-read it."""
+    table = committed_ablation()[0]
+    verdicts = ablation_effects(table)["verdict"].to_dict()
+    assert verdicts == {
+        "LRN vs none: top-1": "not reproduced",
+        "LRN vs none: top-5": "direction reproduced",
+        "LRN vs batch norm: top-1": "not reproduced",
+        "overlapping pooling: top-1": "direction reproduced",
+        "overlapping pooling: top-5": "reproduced",
+        "PCA colour: top-1": "not reproduced",
+        "dropout: less overfitting": "reproduced",
+        "overlapping pooling: less overfitting": "direction reproduced"}
+    effects = ablation_effects(table)
+    overlap = [float(e) for e in effects.loc["overlapping pooling: top-1", "per seed"]
+               .split(", ")]
+    spread = effects.loc["overlapping pooling: top-1", "paper runs' spread"]
+    assert all(e > 0 for e in overlap) and sum(e > spread for e in overlap) == 1
+    gaps = [float(e) for e in effects.loc["overlapping pooling: less overfitting",
+                                          "per seed"].split(", ")]
+    assert min(gaps) < 0 < max(gaps)  # "one seed each way"
+    failed = table[(table["variant"] == "no dropout")
+                   & (table["best val top-1 (%)"] <= TRAINED_ABOVE)]
+    assert list(failed["seed"]) == [2012]  # "with seed 2012 it did not train at all"

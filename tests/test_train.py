@@ -7,6 +7,7 @@ differentiates; checkpoints and exact resumption are checked on every backend in
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import helpers.data
@@ -16,7 +17,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import tensorflow as tf
-from helpers.ablation import ABLATIONS, PAPER_EFFECTS, ablation_results, run_ablation
+from helpers.ablation import (
+    ABLATIONS,
+    CHOICES,
+    ablation_claims,
+    ablation_effects,
+    effect_verdict,
+    paired_effects,
+    run_ablation,
+)
 from helpers.data import ImageBatches, Split
 from helpers.model import build_alexnet
 from helpers.optim import PaperSGD
@@ -78,34 +87,104 @@ def test_every_ablation_builds_the_variant_it_names():
     assert layers["no dropout"]["drop6"].rate == 0.0
     assert layers["paper"]["drop6"].rate == 0.5
     assert ABLATIONS["no PCA colour"][1] == {"pca_color": False}
-    assert set(PAPER_EFFECTS["paper"]) == {"§3.3", "§3.4", "§4.1", "§4.2"}
+    variants = {variant for variant, _, _ in CHOICES.values()}
+    assert variants == set(ABLATIONS) - {"paper"}  # every variant answers a claim
 
 
-def test_ablation_results_are_read_back(tmp_path, monkeypatch):
+def fake_training(monkeypatch, tmp_path) -> list:
+    """run_ablation's data and training replaced by stand-ins; returns their calls."""
     monkeypatch.setenv("ALEXNET_ARTIFACTS", str(tmp_path))
-    assert ablation_results("full", "imagenette2-160") is None
-    folder = tmp_path / "ablation-full-imagenette2-160"
-    folder.mkdir()
-    (folder / "results.csv").write_text("variant,final val top-1 (%)\npaper,61.5\n")
-    table = ablation_results("full", "imagenette2-160")
-    assert table.loc["paper", "final val top-1 (%)"] == pytest.approx(61.5)
-
-
-def test_the_ablation_trains_with_the_profiles_recipe(tmp_path, monkeypatch):
-    """The full profile's warm-up included: without it the paper's network diverges."""
-    monkeypatch.setenv("ALEXNET_ARTIFACTS", str(tmp_path))
-    splits = SimpleNamespace(source=SimpleNamespace(name="tiny"))
+    splits = SimpleNamespace(source=SimpleNamespace(name="tiny", description="tiny"))
     monkeypatch.setattr(helpers.data, "load_dataset", lambda *args, **kwargs: splits)
     calls = []
 
     def train_alexnet(splits, settings, **options):
         calls.append((settings, options))
-        return SimpleNamespace(history=pd.DataFrame({"val_accuracy": [0.4, 0.5]}))
+        history = pd.DataFrame({"accuracy": [0.3, 0.6], "val_accuracy": [0.4, 0.5],
+                                "val_top5": [0.8, 0.9], "seconds": [2.0, 1.0]})
+        return SimpleNamespace(history=history)
 
     monkeypatch.setattr(helpers.train, "train_alexnet", train_alexnet)
-    table = run_ablation("full", names=["paper", "no dropout"])
-    assert list(table.index) == ["paper", "no dropout"]
+    return calls
+
+
+def test_the_ablation_trains_with_the_profiles_recipe(tmp_path, monkeypatch):
+    """The full profile's warm-up included: without it the paper's network diverges."""
+    calls = fake_training(monkeypatch, tmp_path)
+    table = run_ablation("full", names=["paper", "no dropout"], seed=7)
+    assert list(table["variant"]) == ["paper", "no dropout"]
+    assert list(table["seed"]) == [7, 7] and list(table["best val top-1 (%)"]) == [50, 50]
     for settings, options in calls:
         recipe = profile_recipe("full", settings.epochs)
         assert {k: options[k] for k in recipe} == recipe and recipe["warmup_epochs"] > 0
+        assert options["seed"] == 7
     assert calls[1][1]["model"] == ABLATIONS["no dropout"][0]
+
+
+def test_each_seed_adds_its_runs_to_the_ablation_files(tmp_path, monkeypatch):
+    fake_training(monkeypatch, tmp_path)
+    out = tmp_path / "out"
+    run_ablation("full", names=["paper", "no dropout"], seed=1, out=out)
+    run_ablation("full", names=["paper"], seed=2, out=out)
+    run_ablation("full", names=["paper"], seed=1, out=out)  # again: replaces seed 1's
+    table = pd.read_csv(out / "full_profile_ablation.csv")
+    assert sorted(zip(table["variant"], table["seed"], strict=True)) == [
+        ("no dropout", 1), ("paper", 1), ("paper", 2)]
+    history = pd.read_csv(out / "full_profile_ablation-history.csv")
+    assert len(history) == 2 * len(table)  # two epochs a run
+    record = json.loads((out / "full_profile_ablation.json").read_text())
+    assert record["seeds"] == [1, 2] and len(record["runs"]) == 3
+    assert record["recipe"] == profile_recipe("full", record["settings"]["epochs"])
+    record["settings"]["epochs"] = 99  # runs made otherwise are not mixed in
+    (out / "full_profile_ablation.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="another settings .* another --out folder"):
+        run_ablation("full", names=["paper"], seed=3, out=out)
+    assert len(pd.read_csv(out / "full_profile_ablation.csv")) == 3  # left as it was
+
+
+def ablation_table(rows: list[tuple[str, int, float, float]]) -> pd.DataFrame:
+    """A table as run_ablation writes it, from (variant, seed, best top-1, gap) rows."""
+    table = pd.DataFrame(rows, columns=["variant", "seed", "best val top-1 (%)",
+                                        "train - val top-1 (points)"])
+    return table.assign(**{"val top-5 at best (%)": 90.0})
+
+
+def test_paired_effects_compare_the_same_seed_and_point_the_papers_way():
+    table = ablation_table([("paper", 1, 78.0, 6.0), ("paper", 2, 77.0, 5.0),
+                            ("no dropout", 1, 76.0, 15.0), ("no dropout", 2, 9.1, 1.0),
+                            ("no PCA colour", 1, 79.0, 6.0),
+                            ("no PCA colour", 2, 77.5, 6.0)])
+    top1, gap = "best val top-1 (%)", "train - val top-1 (points)"
+    # accuracy: paper minus variant; gap: variant minus paper; seed 2 did not train
+    assert paired_effects(table, "no dropout", top1).to_dict() == {1: 2.0}
+    assert paired_effects(table, "no dropout", gap).to_dict() == {1: 9.0}
+    assert paired_effects(table, "no PCA colour", top1).to_dict() == {1: -1.0, 2: -0.5}
+    assert paired_effects(table, "no normalisation", top1).empty
+
+
+@pytest.mark.parametrize("effects, verdict", [
+    ([2.0, 1.5], "reproduced"),  # every seed beyond the paper runs' spread of 1
+    ([2.0, 0.5], "direction reproduced"),  # the mean, not every seed
+    ([2.0, -2.5], "not reproduced"),
+    ([], "not reproduced"),
+])
+def test_an_effect_is_reproduced_only_beyond_the_noise_of_the_papers_runs(effects, verdict):
+    assert effect_verdict(pd.Series(effects, dtype=float), spread=1.0) == verdict
+
+
+def test_the_ablation_claims_name_each_seeds_effect_and_the_weakest_verdict():
+    rows = [("paper", 1, 78.0, 6.0), ("paper", 2, 77.0, 5.0)]
+    for variant in {variant for variant, _, _ in CHOICES.values()}:
+        rows += [(variant, 1, 75.0, 9.0), (variant, 2, 76.5, 4.0)]
+    table = ablation_table(rows)
+    effects = ablation_effects(table)
+    assert effects.loc["PCA colour: top-1", "per seed"] == "+3.00, +0.50"
+    assert effects.loc["PCA colour: top-1", "verdict"] == "direction reproduced"
+    assert effects.loc["LRN vs none: top-5", "verdict"] == "not reproduced"  # all 90
+    claims = ablation_claims(table)
+    assert claims["pca_gain"] == ("the paper's choice, per seed (1, 2): top-1 +3.00, "
+                                  "+0.50 points (its own runs spread 1.00): "
+                                  "direction reproduced")
+    assert claims["lrn_gain"].endswith(": not reproduced")  # top-5 decides
+    assert claims["dropout_overfit"].startswith(
+        "the paper's choice, per seed (1, 2): smaller train-val gap +3.00, -1.00 points")

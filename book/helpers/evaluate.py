@@ -1,8 +1,9 @@
 """Evaluating a trained classifier the paper's way (§2, §4.1, §6.1).
 
 Predictions over ``helpers.data.ImageBatches``, top-k accuracy, the paper's ten-view
-averaging, a confusion matrix and per-class accuracy, and nearest neighbours in the
-feature space of the last hidden layer (Figure 4). Models output logits
+averaging, a confusion matrix and per-class accuracy, nearest neighbours in the
+feature space of the last hidden layer (Figure 4), and how colour-specific the first
+layer's kernels are (Figure 3, §6.1). Models output logits
 ``(B, classes)``; the functions run on every Keras backend. The softmax is
 ``helpers.layers.softmax``.
 
@@ -147,3 +148,29 @@ def summary_table(rows: dict[str, tuple[np.ndarray, np.ndarray]],
         table[name] = {"top-1 (%)": 100 * top_k_accuracy(scores, labels, 1),
                        f"top-{k} (%)": 100 * top_k_accuracy(scores, labels, top_k)}
     return pd.DataFrame(table).T.round(2)
+
+
+def colour_share(kernels: np.ndarray) -> np.ndarray:
+    """How colour-specific each kernel of ``kernels`` ``(h, w, 3, K)`` is: ``(K,)``.
+
+    The size of its colour channels' differences from their own mean (the grey
+    kernel), relative to its whole size: 0 for a grey kernel, up to about 0.8 for one
+    whose channels are unrelated.
+    """
+    grey = kernels.mean(axis=2, keepdims=True)
+    energy = (kernels**2).sum(axis=(0, 1, 2))
+    return np.sqrt(((kernels - grey) ** 2).sum(axis=(0, 1, 2)) / energy)
+
+
+TOWERS_DIFFER = 1.2
+"""§6.1's two towers count as specialised when one half's mean colour share is at least
+this many times the other's."""
+
+
+def tower_colour_shares(kernels: np.ndarray) -> tuple[float, float, bool]:
+    """Mean ``colour_share`` of the first and the second half of the kernels (the
+    paper's GPU 1 and GPU 2), and whether they differ by ``TOWERS_DIFFER``."""
+    shares = colour_share(kernels)
+    half = len(shares) // 2
+    first, second = float(shares[:half].mean()), float(shares[half:].mean())
+    return first, second, max(first, second) >= TOWERS_DIFFER * min(first, second)

@@ -38,7 +38,12 @@ import numpy as np
 import pandas as pd
 
 from helpers.data import DataSplits, load_dataset
-from helpers.evaluate import predict, predict_ten_view, top_k_accuracy
+from helpers.evaluate import (
+    predict,
+    predict_ten_view,
+    top_k_accuracy,
+    tower_colour_shares,
+)
 from helpers.paths import BOOK_DATA
 from helpers.profile import describe, get_profile, machine_record, training_precision
 from helpers.seeding import set_seed
@@ -154,7 +159,8 @@ def reference_run(variant: str, out: Path, *, profile_name: str = "full",
     peak = peak_memory_bytes()  # of training: before the evaluation's larger batches
     record = {"name": name, "variant": variant, "profile": profile.name,
               "settings": asdict(settings), "recipe": recipe,
-              "data": splits.source.description, "run": result.directory.name,
+              "data": splits.source.description, "train_images": splits.num_train,
+              "run": result.directory.name,
               **machine_record(), "precision": training_precision(), "results": {
                   **summarize(result, limit),
                   "peak_memory_gb": None if peak is None else peak / 2**30},
@@ -188,16 +194,24 @@ def accelerator(record: dict[str, Any]) -> str:
     return re.sub(r" \([^()]*\)", "", names)
 
 
-def reference_claims(history: pd.DataFrame, record: dict[str, Any]) -> dict[str, str]:
+def read_reference_kernels(variant: str, profile_name: str = "full",
+                           folder: Path = BOOK_DATA) -> np.ndarray:
+    """conv1's kernels ``(11, 11, 3, 96)`` at the end of a committed reference run."""
+    return np.load(folder / f"{reference_name(profile_name, variant)}-conv1.npy")
+
+
+def reference_claims(history: pd.DataFrame, record: dict[str, Any],
+                     kernels: np.ndarray | None = None) -> dict[str, str]:
     """What a reference run measured of the paper's claims, by claim id
-    (``book/data/paper_claims.csv``): the values the claims ledger shows for it."""
+    (``book/data/paper_claims.csv``): the values the claims ledger shows for it.
+    With the run's conv1 ``kernels``, also §6.1's colour specialisation."""
     results = record["results"]
     drops = ", ".join(str(epoch) for epoch in results["learning_rate_drops"])
     first = 100 * history["val_accuracy"].iloc[0]
     gain_top1 = results["ten_view_top1"] - results["centre_top1"]
     gain_top5 = results["ten_view_top5"] - results["centre_top5"]
     minutes = results["training_s"] / 60
-    return {
+    claims = {
         "recipe": f"rate divided by 10 before epochs {drops}; "
                   f"{results['epochs']} epochs in all",
         "bigger_longer": f"{record['settings']['image_size']} px: val top-1 "
@@ -207,6 +221,12 @@ def reference_claims(history: pd.DataFrame, record: dict[str, Any]) -> dict[str,
                          "accuracy",
         "train_days": f"{minutes:.1f} minutes of training on one GPU",
     }
+    if kernels is not None:
+        first, second, differ = tower_colour_shares(kernels)
+        claims["gpu_specialisation"] = (
+            f"colour share {first:.2f} vs {second:.2f}: "
+            f"{'direction reproduced' if differ else 'not reproduced'}")
+    return claims
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -16,6 +16,7 @@ import pytest  # noqa: E402
 from helpers.augment import PaperAugmentation  # noqa: E402
 from helpers.data import ImageBatches, Split  # noqa: E402
 from helpers.evaluate import (  # noqa: E402
+    colour_share,
     confusion_matrix,
     features,
     nearest_neighbours,
@@ -25,6 +26,7 @@ from helpers.evaluate import (  # noqa: E402
     row_shares,
     summary_table,
     top_k_accuracy,
+    tower_colour_shares,
 )
 from helpers.layers import softmax  # noqa: E402
 from helpers.plots import (  # noqa: E402
@@ -181,3 +183,25 @@ def test_predict_pairs_logits_with_their_labels_on_shuffled_batches():
         scores, truth = predict(model, batches)
         assert top_k_accuracy(scores, truth) == 1.0
         assert sorted(truth) == sorted(labels)
+
+
+def test_colour_share_is_zero_for_grey_kernels_and_sqrt_two_thirds_for_one_channel():
+    rng = np.random.default_rng(0)
+    grey = np.repeat(rng.normal(size=(11, 11, 1, 4)), 3, axis=2)
+    red = np.zeros((11, 11, 3, 4))
+    red[:, :, 0] = rng.normal(size=(11, 11, 4))
+    shares = colour_share(np.concatenate([grey, red], axis=-1))
+    np.testing.assert_allclose(shares, [0] * 4 + [np.sqrt(2 / 3)] * 4, atol=1e-12)
+    # the measure ignores a kernel's scale and sign
+    np.testing.assert_allclose(colour_share(-3 * red), shares[4:], atol=1e-12)
+
+
+def test_tower_colour_shares_compare_the_two_halves():
+    rng = np.random.default_rng(1)
+    noise = rng.normal(size=(11, 11, 3, 96))
+    first, second, differ = tower_colour_shares(noise)
+    assert abs(first - second) < 0.05 and not differ  # random kernels: no towers
+    greyish = noise.copy()
+    greyish[..., :48] = noise[..., :48].mean(axis=2, keepdims=True) + 0.1 * noise[..., :48]
+    first, second, differ = tower_colour_shares(greyish)
+    assert first < 0.2 < 0.7 < second and differ

@@ -13,6 +13,7 @@ import pytest
 from helpers import reference_run as reference
 from helpers.claims import paper_claims
 from helpers.data import DataSplits
+from helpers.evaluate import tower_colour_shares
 from helpers.profile import ExperimentSettings, Profile
 
 from .arrays import noise_split, noise_splits
@@ -71,6 +72,17 @@ def test_the_committed_paper_run_gives_the_ledger_its_claims():
     assert f"{results['best_val_top1']:.1f}% at best" in claims["bigger_longer"]
     minutes = results["training_s"] / 60
     assert claims["train_days"] == f"{minutes:.1f} minutes of training on one GPU"
+    assert "gpu_specialisation" not in claims  # only with the kernels
+
+
+def test_the_committed_paper_runs_kernels_give_the_colour_shares():
+    history, record = reference.read_reference("paper")
+    kernels = reference.read_reference_kernels("paper")
+    assert kernels.shape == (11, 11, 3, 96) and np.isfinite(kernels).all()
+    first, second, differ = tower_colour_shares(kernels)
+    claim = reference.reference_claims(history, record, kernels)["gpu_specialisation"]
+    assert claim.startswith(f"colour share {first:.2f} vs {second:.2f}: ")
+    assert claim.endswith("direction reproduced" if differ else ": not reproduced")
 
 
 def test_the_accelerator_is_named_without_count_or_index():
