@@ -102,3 +102,7 @@ def test_the_ablation_verdicts_are_the_ones_chapters_04_and_08_put_into_words():
     failed = table[(table["variant"] == "no dropout")
                    & (table["best val top-1 (%)"] <= TRAINED_ABOVE)]
     assert list(failed["seed"]) == [2012]  # "with seed 2012 it did not train at all"
+    capped = table[table["epochs"] == get_profile("full")["ablation"].epochs]
+    assert (capped["rate divisions"] < 3).mean() > 0.5  # "most before the third division"
+    divisions = table.groupby("variant")["rate divisions"]
+    assert divisions.max()["non-overlapping pooling"] < divisions.min()["paper"]

@@ -100,8 +100,9 @@ def fake_training(monkeypatch, tmp_path) -> list:
 
     def train_alexnet(splits, settings, **options):
         calls.append((settings, options))
-        history = pd.DataFrame({"accuracy": [0.3, 0.6], "val_accuracy": [0.4, 0.5],
-                                "val_top5": [0.8, 0.9], "seconds": [2.0, 1.0]})
+        history = pd.DataFrame({"epoch": [1, 2], "accuracy": [0.3, 0.6],
+                                "val_accuracy": [0.4, 0.5], "val_top5": [0.8, 0.9],
+                                "learning_rate": [0.01, 0.001], "seconds": [2.0, 1.0]})
         return SimpleNamespace(history=history)
 
     monkeypatch.setattr(helpers.train, "train_alexnet", train_alexnet)
@@ -114,6 +115,7 @@ def test_the_ablation_trains_with_the_profiles_recipe(tmp_path, monkeypatch):
     table = run_ablation("full", names=["paper", "no dropout"], seed=7)
     assert list(table["variant"]) == ["paper", "no dropout"]
     assert list(table["seed"]) == [7, 7] and list(table["best val top-1 (%)"]) == [50, 50]
+    assert list(table["rate divisions"]) == [1, 1] and list(table["epochs"]) == [2, 2]
     for settings, options in calls:
         recipe = profile_recipe("full", settings.epochs)
         assert {k: options[k] for k in recipe} == recipe and recipe["warmup_epochs"] > 0

@@ -55,8 +55,11 @@ def ablation_row(history: pd.DataFrame, seed: int) -> dict[str, float]:
     """One run's line of the table, from its history (``helpers.train``'s columns).
 
     The train-minus-validation gap is the last epoch's: training accuracy is averaged
-    over that epoch's augmented batches with dropout on, as Keras reports it.
+    over that epoch's augmented batches with dropout on, as Keras reports it. The rate
+    divisions say how far the plateau schedule (§5) got before the run ended.
     """
+    from helpers.reference_run import learning_rate_drops
+
     best = history.loc[history["val_accuracy"].idxmax()]
     last = history.iloc[-1]
     return {"seed": seed, "best val top-1 (%)": 100 * best["val_accuracy"],
@@ -64,7 +67,9 @@ def ablation_row(history: pd.DataFrame, seed: int) -> dict[str, float]:
             "final val top-1 (%)": 100 * last["val_accuracy"],
             "train - val top-1 (points)": 100 * (last["accuracy"]
                                                  - last["val_accuracy"]),
-            "epochs": len(history), "training s": history["seconds"].sum()}
+            "epochs": len(history),
+            "rate divisions": len(learning_rate_drops(history)),
+            "training s": history["seconds"].sum()}
 
 
 def _merged(path: Path, new: pd.DataFrame) -> pd.DataFrame:
