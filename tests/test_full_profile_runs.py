@@ -65,7 +65,7 @@ def test_the_committed_ablation_used_the_full_profile_and_matches_its_histories(
     assert record["settings"] == asdict(settings) and record["precision"] == "mixed_float16"
     assert record["recipe"] == profile_recipe("full", settings.epochs)
     assert set(table["variant"]) == set(ABLATIONS)  # every variant, at least one seed
-    assert (table.groupby("variant")["seed"].nunique() >= 2).all()
+    assert table.groupby("variant")["seed"].nunique().between(2, 3).all()  # as 08 says
     assert set(table["seed"]) == set(record["seeds"])
     histories = pd.read_csv(BOOK_DATA / "full_profile_ablation-history.csv")
     for (variant, seed), history in histories.groupby(["variant", "seed"]):
