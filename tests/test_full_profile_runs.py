@@ -20,9 +20,14 @@ from helpers.ablation import (
     ablation_row,
     committed_ablation,
 )
+from helpers.evaluate import tower_colour_shares
 from helpers.paths import BOOK_DATA
 from helpers.profile import get_profile
-from helpers.reference_run import learning_rate_drops, read_reference
+from helpers.reference_run import (
+    learning_rate_drops,
+    read_reference,
+    read_reference_kernels,
+)
 from helpers.train import profile_recipe
 
 FULL = get_profile("full")["alexnet"]
@@ -106,3 +111,8 @@ def test_the_ablation_verdicts_are_the_ones_chapters_04_and_08_put_into_words():
     assert (capped["rate divisions"] < 3).mean() > 0.5  # "most before the third division"
     divisions = table.groupby("variant")["rate divisions"]
     assert divisions.max()["non-overlapping pooling"] < divisions.min()["paper"]
+
+
+def test_the_paper_runs_kernels_show_no_tower_split_yet_as_chapter_09_says():
+    first, second, differ = tower_colour_shares(read_reference_kernels("paper"))
+    assert not differ and 0.3 < min(first, second) <= max(first, second) < 0.82
