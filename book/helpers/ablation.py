@@ -47,6 +47,11 @@ ABLATIONS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
 """One variant per row: the paper's network with one choice changed."""
 
 
+TOP1, TOP5, GAP = ("best val top-1 (%)", "val top-5 at best (%)",
+                   "train - val top-1 (points)")
+"""The table's columns that ``ablation_effects`` compares."""
+
+
 def _folder(profile_name: str, data_name: str) -> str:
     return f"ablation-{profile_name}-{data_name}"
 
@@ -62,11 +67,10 @@ def ablation_row(history: pd.DataFrame, seed: int) -> dict[str, float]:
 
     best = history.loc[history["val_accuracy"].idxmax()]
     last = history.iloc[-1]
-    return {"seed": seed, "best val top-1 (%)": 100 * best["val_accuracy"],
-            "val top-5 at best (%)": 100 * best["val_top5"],
+    return {"seed": seed, TOP1: 100 * best["val_accuracy"],
+            TOP5: 100 * best["val_top5"],
             "final val top-1 (%)": 100 * last["val_accuracy"],
-            "train - val top-1 (points)": 100 * (last["accuracy"]
-                                                 - last["val_accuracy"]),
+            GAP: 100 * (last["accuracy"] - last["val_accuracy"]),
             "epochs": len(history),
             "rate divisions": len(learning_rate_drops(history)),
             "training s": history["seconds"].sum()}
@@ -185,8 +189,6 @@ def committed_ablation(profile_name: str = "full", folder: Path = BOOK_DATA
 TRAINED_ABOVE = 20.0
 """Best validation top-1 (%) a run must pass to count as trained (chance: 10%)."""
 
-TOP1, TOP5, GAP = ("best val top-1 (%)", "val top-5 at best (%)",
-                   "train - val top-1 (points)")
 CHOICES = {  # the paper's choice: (the variant without it, the column, the paper)
     "LRN vs none: top-1": ("no normalisation", TOP1, "+1.4 (§3.3)"),
     "LRN vs none: top-5": ("no normalisation", TOP5, "+1.2 (§3.3)"),
