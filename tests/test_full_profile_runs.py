@@ -19,16 +19,13 @@ from helpers.ablation import (
     ablation_effects,
     ablation_row,
     committed_ablation,
+    committed_ablation_histories,
 )
 from helpers.evaluate import tower_colour_shares
 from helpers.paths import BOOK_DATA
 from helpers.profile import get_profile
-from helpers.reference_run import (
-    learning_rate_drops,
-    read_reference,
-    read_reference_kernels,
-)
-from helpers.train import profile_recipe
+from helpers.reference_run import read_reference, read_reference_kernels
+from helpers.train import learning_rate_drops, profile_recipe
 
 FULL = get_profile("full")["alexnet"]
 
@@ -72,7 +69,7 @@ def test_the_committed_ablation_used_the_full_profile_and_matches_its_histories(
     assert set(table["variant"]) == set(ABLATIONS)  # every variant, at least one seed
     assert table.groupby("variant")["seed"].nunique().between(2, 3).all()  # as 08 says
     assert set(table["seed"]) == set(record["seeds"])
-    histories = pd.read_csv(BOOK_DATA / "full_profile_ablation-history.csv")
+    histories = committed_ablation_histories()
     for (variant, seed), history in histories.groupby(["variant", "seed"]):
         row = table[(table["variant"] == variant) & (table["seed"] == seed)]
         assert len(row) == 1, (variant, seed)

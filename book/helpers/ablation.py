@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -33,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from helpers.paths import BOOK_DATA, artifacts_root
+from helpers.paths import BOOK_DATA, artifacts_root, write_text_atomic
 
 ABLATIONS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     # name: (build_alexnet keyword arguments, PaperAugmentation keyword arguments)
@@ -63,7 +62,7 @@ def ablation_row(history: pd.DataFrame, seed: int) -> dict[str, float]:
     over that epoch's augmented batches with dropout on, as Keras reports it. The rate
     divisions say how far the plateau schedule (§5) got before the run ended.
     """
-    from helpers.reference_run import learning_rate_drops
+    from helpers.train import learning_rate_drops
 
     best = history.loc[history["val_accuracy"].idxmax()]
     last = history.iloc[-1]
@@ -101,23 +100,26 @@ def _merged_record(path: Path, record: dict[str, Any], run: dict[str, Any]
     return {**old, **record, "seeds": seeds, "runs": runs}
 
 
+def ablation_name(profile_name: str) -> str:
+    """The stem of an ablation's files: ``full_profile_ablation`` and so on."""
+    return f"{profile_name}_profile_ablation"
+
+
 def _save(folder: Path, stem: str, table: pd.DataFrame, history: pd.DataFrame,
           record: dict[str, Any] | None = None, run: dict[str, Any] | None = None
           ) -> None:
     """Add these runs to ``folder/<stem>.csv``, ``<stem>-history.csv`` and (with a
     ``record``) ``<stem>.json``, keeping the runs of other variants and seeds there;
     each file is replaced whole. One process per folder at a time."""
-    files = {f"{stem}.csv": _merged(folder / f"{stem}.csv", table).round(3)
+    texts = {f"{stem}.csv": _merged(folder / f"{stem}.csv", table).round(3)
              .to_csv(index=False),
              f"{stem}-history.csv": _merged(folder / f"{stem}-history.csv", history)
              .to_csv(index=False, float_format="%.6g")}
-    if record is not None and run is not None:
+    if record is not None and run is not None:  # refused before anything is written
         merged = _merged_record(folder / f"{stem}.json", record, run)
-        files[f"{stem}.json"] = json.dumps(merged, indent=2) + "\n"
-    for name, text in files.items():
-        tmp = folder / f".{name}.{os.getpid()}.tmp"
-        tmp.write_text(text)
-        tmp.replace(folder / name)
+        texts[f"{stem}.json"] = json.dumps(merged, indent=2) + "\n"
+    for name, text in texts.items():
+        write_text_atomic(folder / name, text)
 
 
 def run_ablation(profile_name: str | None = None, data_name: str | None = None,
@@ -153,8 +155,9 @@ def run_ablation(profile_name: str | None = None, data_name: str | None = None,
                          "--seed SEED --out DIR"}
     started = datetime.datetime.now(datetime.UTC).isoformat(timespec="microseconds")
     run = {"seed": seed, "variants": [], "started": started}
-    stem = f"{profile.name}_profile_ablation"
+    stem = ablation_name(profile.name)
     if out is not None:  # refuse a folder of other runs before training, not after
+        out.mkdir(parents=True, exist_ok=True)
         _merged_record(out / f"{stem}.json", record, run)
     rows, histories = [], []
     for name in names or list(ABLATIONS):
@@ -169,7 +172,6 @@ def run_ablation(profile_name: str | None = None, data_name: str | None = None,
         table, history = pd.DataFrame(rows), pd.concat(histories)
         _save(folder, "results", table, history)
         if out is not None:
-            out.mkdir(parents=True, exist_ok=True)
             _save(out, stem, table, history, record, run)
     return table
 
@@ -178,12 +180,19 @@ def committed_ablation(profile_name: str = "full", folder: Path = BOOK_DATA
                        ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The ablation the book keeps (``<profile>_profile_ablation.*``): one row per
     variant and seed (``ablation_row``'s columns), and the record of where it ran."""
-    path = folder / f"{profile_name}_profile_ablation.csv"
+    path = folder / f"{ablation_name(profile_name)}.csv"
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: ALEXNET_PROFILE={profile_name} "
                                 f"python -m helpers.ablation --out {folder} writes it "
                                 "(on a GPU, minutes a variant)")
     return pd.read_csv(path), json.loads(path.with_suffix(".json").read_text())
+
+
+def committed_ablation_histories(profile_name: str = "full", folder: Path = BOOK_DATA
+                                 ) -> pd.DataFrame:
+    """Every epoch of the committed ablation's runs, with their ``variant`` and
+    ``seed`` (``helpers.train``'s history columns)."""
+    return pd.read_csv(folder / f"{ablation_name(profile_name)}-history.csv")
 
 
 TRAINED_ABOVE = 20.0

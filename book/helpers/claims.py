@@ -24,14 +24,12 @@ from __future__ import annotations
 import functools
 import html
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 
-from helpers.paths import BOOK_DATA, REPO_ROOT, artifacts_root
+from helpers.paths import BOOK_DATA, REPO_ROOT, artifacts_root, write_text_atomic
 from helpers.profile import get_profile
 
 CLAIMS_FILE = BOOK_DATA / "paper_claims.csv"
@@ -75,14 +73,7 @@ def record_claim(claim_id: str, measured: object, verdict: str, *,
               "chapter": claims.loc[claim_id, "chapter"]}
     folder = _folder(profile)
     folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp",
-                                     delete=False) as tmp:
-        json.dump(record, tmp)
-    try:  # atomic on one file system: readers see the old record or the new one
-        os.replace(tmp.name, folder / f"{claim_id}.json")
-    except BaseException:
-        Path(tmp.name).unlink(missing_ok=True)
-        raise
+    write_text_atomic(folder / f"{claim_id}.json", json.dumps(record))
     return record
 
 

@@ -7,12 +7,14 @@ variables, for example to a larger disk or to Google Drive on Colab:
 - ``ALEXNET_ARTIFACTS``: checkpoints, histories and caches the chapters write.
 
 The book's own small tables live in ``BOOK_DATA`` (``book/data``), committed with it.
-Checked by ``tests/portable/test_paths.py``.
+``write_text_atomic`` writes the files that must never be seen half written (training
+state, claims, tables). Checked by ``tests/portable/test_paths.py``.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -30,3 +32,16 @@ def artifacts_root() -> Path:
     """Checkpoints and caches: ``$ALEXNET_ARTIFACTS``, else ``<repo>/_artifacts``."""
     folder = os.environ.get("ALEXNET_ARTIFACTS") or REPO_ROOT / "_artifacts"
     return Path(folder).expanduser()
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` by ``text`` in one step: a reader (or another process writing
+    the same file) sees the old text or the new one, never half of either."""
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.",
+                                     suffix=".tmp", delete=False) as tmp:
+        tmp.write(text)
+    try:  # atomic within one file system
+        os.replace(tmp.name, path)
+    except BaseException:
+        Path(tmp.name).unlink(missing_ok=True)
+        raise

@@ -47,7 +47,13 @@ from helpers.evaluate import (
 from helpers.paths import BOOK_DATA
 from helpers.profile import describe, get_profile, machine_record, training_precision
 from helpers.seeding import set_seed
-from helpers.train import TimeLimit, TrainingResult, profile_recipe, train_alexnet
+from helpers.train import (
+    TimeLimit,
+    TrainingResult,
+    learning_rate_drops,
+    profile_recipe,
+    train_alexnet,
+)
 
 
 def reference_name(profile_name: str, variant: str) -> str:
@@ -74,14 +80,6 @@ def peak_memory_bytes() -> int | None:
     if not tf.config.list_physical_devices("GPU"):
         return None
     return int(tf.config.experimental.get_memory_info("GPU:0")["peak"])
-
-
-def learning_rate_drops(history: pd.DataFrame) -> list[int]:
-    """The epochs that first trained at a lower learning rate than the epoch before."""
-    rates = history["learning_rate"].to_numpy()
-    epochs = history["epoch"].to_numpy()
-    return [int(e) for e, before, now in zip(epochs[1:], rates[:-1], rates[1:],
-                                             strict=True) if now < before * 0.999]
 
 
 def evaluate_views(model: keras.Model, splits: DataSplits) -> dict[str, float]:

@@ -12,7 +12,8 @@ under ``artifacts_root()/<run name>/``:
   ``best.weights.h5``: a hard link to the epoch file with the lowest validation error
   (no second copy of the model is written);
 - ``history.csv``: one row per epoch (wall and CPU seconds, images/s, the checkpoint's
-  own seconds ``checkpoint_s``).
+  own seconds ``checkpoint_s``); ``learning_rate_drops`` reads the schedule's divisions
+  from it.
 
 Run the same call again after a crash, a killed process or a closed notebook and it goes
 on at the first epoch not yet committed, with the same batches: no epoch lost or
@@ -41,7 +42,7 @@ import pandas as pd
 from keras import ops
 
 from helpers.optim import PaperSGD, PlateauSchedule
-from helpers.paths import artifacts_root
+from helpers.paths import artifacts_root, write_text_atomic
 from helpers.profile import training_precision
 
 STATE_FILE, HISTORY_FILE, BEST_WEIGHTS = "state.json", "history.csv", "best.weights.h5"
@@ -121,10 +122,12 @@ def read_state(directory: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+def learning_rate_drops(history: pd.DataFrame) -> list[int]:
+    """The epochs that first trained at a lower learning rate than the epoch before."""
+    rates = history["learning_rate"].to_numpy()
+    epochs = history["epoch"].to_numpy()
+    return [int(e) for e, before, now in zip(epochs[1:], rates[:-1], rates[1:],
+                                             strict=True) if now < before * 0.999]
 
 
 def _seed_states(model: keras.Model) -> list[Any]:
@@ -212,7 +215,7 @@ class _Checkpointer(keras.callbacks.Callback):
                           schedule=self.schedule.to_dict(),
                           early_stopping=asdict(self.stopper))
         text = json.dumps(self.state, indent=1)
-        _write_atomic(self.directory / STATE_FILE, text)  # the commit
+        write_text_atomic(self.directory / STATE_FILE, text)  # the commit
         history = pd.DataFrame(self.state["history"])
         history.to_csv(self.directory / HISTORY_FILE, index=False)
         if previous and previous != weights:

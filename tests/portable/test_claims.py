@@ -8,7 +8,7 @@ import re
 
 import pandas as pd
 import pytest
-from helpers import claims
+from helpers import claims, paths
 from helpers.claims import (
     CHAPTER_NOT_RUN,
     NOT_COMPUTED,
@@ -93,7 +93,7 @@ def test_an_interrupted_write_leaves_the_previous_record(artifacts, monkeypatch)
         raise OSError("disk full")
 
     with monkeypatch.context() as patch, pytest.raises(OSError, match="disk full"):
-        patch.setattr(claims.os, "replace", crash)
+        patch.setattr(paths.os, "replace", crash)  # claims write through paths
         record_claim("relu_6x", "0.5x", "not reproduced")
     assert recorded_claims().loc["relu_6x", "measured"] == "4.1x"
     assert [p.name for p in (artifacts / "claims" / "quick").iterdir()] == ["relu_6x.json"]

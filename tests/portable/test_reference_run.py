@@ -8,7 +8,6 @@ leave the four files the chapter and the closing note read.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from helpers import reference_run as reference
 from helpers.claims import paper_claims
@@ -17,13 +16,6 @@ from helpers.evaluate import tower_colour_shares
 from helpers.profile import ExperimentSettings, Profile
 
 from .arrays import noise_split, noise_splits
-
-
-def test_learning_rate_drops_name_the_first_epoch_at_each_lower_rate():
-    history = pd.DataFrame({"epoch": [1, 2, 3, 4, 5, 6],
-                            "learning_rate": [0.01, 0.01, 1e-3, 1e-3, 1e-4, 1e-4]})
-    assert reference.learning_rate_drops(history) == [3, 5]
-    assert reference.learning_rate_drops(history.iloc[:2]) == []
 
 
 def _tiny_splits(tmp_path) -> DataSplits:

@@ -11,6 +11,7 @@ import json
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 from helpers.augment import PaperAugmentation
 from helpers.data import ImageBatches
@@ -19,6 +20,7 @@ from helpers.train import (
     HISTORY_FILE,
     STATE_FILE,
     TimeLimit,
+    learning_rate_drops,
     read_state,
     train_alexnet,
     train_model,
@@ -224,3 +226,10 @@ def test_a_time_limit_stops_after_a_committed_epoch_and_the_run_resumes(tmp_path
                           verbose=0, checkpoint_every=every, callbacks=[limit])
     assert limit.stopped_after is None and resumed.resumed_at == 2
     assert list(resumed.history["epoch"]) == [1, 2, 3, 4]
+
+
+def test_learning_rate_drops_name_the_first_epoch_at_each_lower_rate():
+    history = pd.DataFrame({"epoch": [1, 2, 3, 4, 5, 6],
+                            "learning_rate": [0.01, 0.01, 1e-3, 1e-3, 1e-4, 1e-4]})
+    assert learning_rate_drops(history) == [3, 5]
+    assert learning_rate_drops(history.iloc[:2]) == []
