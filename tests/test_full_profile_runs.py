@@ -15,13 +15,16 @@ import pandas as pd
 import pytest
 from helpers.ablation import (
     ABLATIONS,
+    CHOICES,
     GAP,
     TOP1,
+    TOP5,
     TRAINED_ABOVE,
     ablation_effects,
     ablation_row,
     committed_ablation,
     committed_ablation_histories,
+    paired_effects,
     run_spread,
 )
 from helpers.evaluate import tower_colour_shares
@@ -96,15 +99,12 @@ def test_the_ablation_verdicts_are_the_ones_chapters_04_and_08_put_into_words():
         "PCA colour: top-1": "not reproduced",
         "dropout: less overfitting": "reproduced",
         "overlapping pooling: less overfitting": "direction reproduced"}
-    effects = ablation_effects(table)
 
     def per_seed(choice: str) -> pd.Series:
-        row = effects.loc[choice]
-        return pd.Series([float(e) for e in row["per seed"].split(", ")],
-                         index=[int(seed) for seed in row["seeds"].split(", ")])
+        variant, column, _ = CHOICES[choice]
+        return paired_effects(table, variant, column)
 
-    spread, spread5 = (effects.loc["overlapping pooling: top-1", "paper runs' spread"],
-                       effects.loc["overlapping pooling: top-5", "paper runs' spread"])
+    spread, spread5 = run_spread(table, TOP1), run_spread(table, TOP5)
     overlap = per_seed("overlapping pooling: top-1")
     assert overlap.min() < 0 < overlap.mean()  # "helped on average, not with every seed"
     assert 0 < (overlap > spread).sum() < len(overlap)  # "k of n seeds beat the noise"
@@ -113,8 +113,7 @@ def test_the_ablation_verdicts_are_the_ones_chapters_04_and_08_put_into_words():
     assert 0 < per_seed("LRN vs none: top-5").mean() < spread5  # "also inside the noise"
     gaps = per_seed("overlapping pooling: less overfitting")
     assert gaps.min() < 0 < gaps.max()  # "seeds going both ways"
-    assert abs(gaps.mean()) < effects.loc["dropout: less overfitting",
-                                          "paper runs' spread"]  # "inside the noise"
+    assert abs(gaps.mean()) < run_spread(table, GAP)  # "inside the noise"
     failed = table[(table["variant"] == "no dropout")
                    & (table["best val top-1 (%)"] <= TRAINED_ABOVE)]
     assert list(failed["seed"]) == [2012]  # "with seed 2012 it did not train at all"

@@ -32,6 +32,7 @@ from typing import Any
 
 import pandas as pd
 
+from helpers.claims import VERDICTS
 from helpers.paths import BOOK_DATA, artifacts_root, write_text_atomic
 
 ABLATIONS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
@@ -271,7 +272,6 @@ def ablation_claims(table: pd.DataFrame) -> dict[str, str]:
     values for the claims ledger's full-profile column, each ending in its verdict
     (the weakest of its rows')."""
     effects = ablation_effects(table)
-    order = ["reproduced", "direction reproduced", "not reproduced"]
     claims = {}
     for claim, choices in CLAIMS.items():
         rows = effects.loc[choices]
@@ -282,7 +282,7 @@ def ablation_claims(table: pd.DataFrame) -> dict[str, str]:
                              for label, per_seed in zip(labels, rows["per seed"],
                                                         strict=True))
         spreads = " / ".join(f"{s:.2f}" for s in rows["paper runs' spread"])
-        weakest = max(rows["verdict"], key=order.index)
+        weakest = max(rows["verdict"], key=VERDICTS.index)
         claims[claim] = (f"the paper's choice, per seed ({rows['seeds'].iloc[0]}): "
                          f"{measured} points (its own runs spread {spreads}): "
                          f"{weakest}")

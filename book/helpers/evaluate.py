@@ -174,3 +174,11 @@ def tower_colour_shares(kernels: np.ndarray) -> tuple[float, float, bool]:
     half = len(shares) // 2
     first, second = float(shares[:half].mean()), float(shares[half:].mean())
     return first, second, max(first, second) >= TOWERS_DIFFER * min(first, second)
+
+
+def tower_split_verdict(kernels: np.ndarray) -> tuple[str, str]:
+    """What conv1's ``kernels`` show of §6.1's two towers, one colour-specific and one
+    not: the colour shares, for the claims ledger, and the ledger's verdict."""
+    first, second, differ = tower_colour_shares(kernels)
+    return (f"colour share {first:.2f} vs {second:.2f}",
+            "direction reproduced" if differ else "not reproduced")

@@ -42,7 +42,7 @@ from helpers.evaluate import (
     predict,
     predict_ten_view,
     top_k_accuracy,
-    tower_colour_shares,
+    tower_split_verdict,
 )
 from helpers.paths import BOOK_DATA
 from helpers.profile import describe, get_profile, machine_record, training_precision
@@ -220,10 +220,7 @@ def reference_claims(history: pd.DataFrame, record: dict[str, Any],
         "train_days": f"{minutes:.1f} minutes of training on one GPU",
     }
     if kernels is not None:
-        first, second, differ = tower_colour_shares(kernels)
-        claims["gpu_specialisation"] = (
-            f"colour share {first:.2f} vs {second:.2f}: "
-            f"{'direction reproduced' if differ else 'not reproduced'}")
+        claims["gpu_specialisation"] = ": ".join(tower_split_verdict(kernels))
     return claims
 
 

@@ -27,6 +27,7 @@ from helpers.evaluate import (  # noqa: E402
     summary_table,
     top_k_accuracy,
     tower_colour_shares,
+    tower_split_verdict,
 )
 from helpers.layers import softmax  # noqa: E402
 from helpers.plots import (  # noqa: E402
@@ -205,3 +206,6 @@ def test_tower_colour_shares_compare_the_two_halves():
     greyish[..., :48] = noise[..., :48].mean(axis=2, keepdims=True) + 0.1 * noise[..., :48]
     first, second, differ = tower_colour_shares(greyish)
     assert first < 0.2 < 0.7 < second and differ
+    assert tower_split_verdict(greyish) == (
+        f"colour share {first:.2f} vs {second:.2f}", "direction reproduced")
+    assert tower_split_verdict(noise)[1] == "not reproduced"
