@@ -7,7 +7,9 @@ code column; the rest of the repository follows ``pyproject.toml``.
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 import shutil
 import subprocess
 
@@ -36,3 +38,31 @@ def test_chapter_code_fits_the_column():
             for cell in json.loads(chapter.read_text())["cells"] if cell["cell_type"] == "code"
             for line in "".join(cell["source"]).splitlines() if len(line) > 88]
     assert not long, "code lines over 88 characters:\n" + "\n".join(long)
+
+
+def _helper_modules() -> dict[str, str]:
+    """Each helper module's file name and docstring."""
+    folder = REPO_ROOT / "book" / "helpers"
+    return {p.name: ast.get_docstring(ast.parse(p.read_text())) or ""
+            for p in sorted(folder.glob("*.py")) if p.name != "__init__.py"}
+
+
+def test_each_helper_names_its_existing_tests_and_chapters():
+    """A helper's docstring links to its tests and chapters, and the links resolve."""
+    problems = []
+    for name, doc in _helper_modules().items():
+        tests = re.findall(r"tests/[\w/]+\.py", doc)
+        chapters = re.findall(r"book/\d\d_\w+\.ipynb", doc)
+        if not tests:
+            problems.append(f"{name}: its docstring names no test file")
+        problems += [f"{name}: names {path}, which does not exist"
+                     for path in tests + chapters if not (REPO_ROOT / path).exists()]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_readme_table_lists_every_helper():
+    readme = (REPO_ROOT / "README.md").read_text()
+    helper_cells = {name for row in readme.splitlines() if row.startswith("| ")
+                    for name in re.findall(r"`(\w+\.py)`", row.split("|")[2])}
+    missing = [name for name in _helper_modules() if name not in helper_cells]
+    assert not missing, f"README's concept → helper table lacks {missing}"

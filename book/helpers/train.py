@@ -1,24 +1,12 @@
 """Training the paper's way, with checkpoints that survive an interrupted run.
 
 ``train_model`` compiles a model with ``PaperSGD`` (§5), trains it with ``fit`` on any
-backend, steps ``PlateauSchedule`` on the validation error after every epoch, and keeps,
-under ``artifacts_root()/<run name>/``:
-
-- ``state.json``: completed epochs, history rows, schedule and early-stopping state and
-  the name of the weights file; replaced atomically at the end of every epoch: the
-  commit point;
-- ``epoch-NNN.weights.h5``: the model's and the optimiser's variables (momentum, step
-  count and the random generators' states included) after the last committed epoch;
-  ``best.weights.h5``: a hard link to the epoch file with the lowest validation error
-  (no second copy of the model is written);
-- ``history.csv``: one row per epoch (wall and CPU seconds, images/s, the checkpoint's
-  own seconds ``checkpoint_s``); ``learning_rate_drops`` reads the schedule's divisions
-  from it.
-
-Run the same call again after a crash, a killed process or a closed notebook and it goes
-on at the first epoch not yet committed, with the same batches: no epoch lost or
-repeated. ``train_alexnet`` is the one call the chapters use to train (or reload)
-AlexNet.
+backend, steps ``PlateauSchedule`` on the validation error after every epoch, and
+commits every epoch's weights and state (``helpers.checkpoints``). Run the same call
+again after a crash, a killed process or a closed notebook and it goes on at the first
+epoch not yet committed, with the same batches: no epoch lost or repeated.
+``learning_rate_drops`` reads the schedule's divisions from the history;
+``train_alexnet`` is the one call the chapters use to train (or reload) AlexNet.
 
 Taught in ``book/08_training.ipynb``; checked by ``tests/portable/test_train.py`` (on
 every backend) and ``tests/test_train.py``.
@@ -27,45 +15,19 @@ every backend) and ``tests/test_train.py``.
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import keras
-import numpy as np
 import pandas as pd
-from keras import ops
 
-from helpers.optim import PaperSGD, PlateauSchedule
-from helpers.paths import artifacts_root, write_text_atomic
+from helpers.checkpoints import Checkpointer, fresh_state, read_state, restore
+from helpers.optim import PaperSGD
+from helpers.paths import artifacts_root
 from helpers.profile import training_precision
-
-STATE_FILE, HISTORY_FILE, BEST_WEIGHTS = "state.json", "history.csv", "best.weights.h5"
-
-
-@dataclass
-class EarlyStopper:
-    """Stop after ``patience`` epochs without a lower error (None: never)."""
-
-    patience: int | None = None
-    min_delta: float = 1e-4
-    best: float = float("inf")
-    wait: int = 0
-    should_stop: bool = False
-
-    def update(self, error: float) -> bool:
-        """Record one epoch; True when it is the best so far."""
-        if error < self.best - self.min_delta:
-            self.best, self.wait = error, 0
-            return True
-        self.wait += 1
-        self.should_stop = self.patience is not None and self.wait >= self.patience
-        return False
 
 
 @dataclass(frozen=True)
@@ -116,117 +78,12 @@ def build_on_device(build_model: Callable[[], keras.Model]) -> keras.Model:
         keras.config.set_dtype_policy(previous)
 
 
-def read_state(directory: Path) -> dict[str, Any] | None:
-    """The committed state of the run in ``directory`` (``None`` when it has none)."""
-    path = Path(directory) / STATE_FILE
-    return json.loads(path.read_text()) if path.exists() else None
-
-
 def learning_rate_drops(history: pd.DataFrame) -> list[int]:
     """The epochs that first trained at a lower learning rate than the epoch before."""
     rates = history["learning_rate"].to_numpy()
     epochs = history["epoch"].to_numpy()
     return [int(e) for e, before, now in zip(epochs[1:], rates[:-1], rates[1:],
                                              strict=True) if now < before * 0.999]
-
-
-def _seed_states(model: keras.Model) -> list[Any]:
-    """The random generators' states (dropout, augmentation): not in weights files."""
-    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
-
-
-def _link_best(directory: Path, weights: str) -> None:
-    """Make ``best.weights.h5`` the file ``weights``: a hard link (else a copy)."""
-    tmp = directory / (BEST_WEIGHTS + ".tmp")
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(directory / weights, tmp)
-    except OSError:  # file systems without hard links (some network drives)
-        shutil.copyfile(directory / weights, tmp)
-    os.replace(tmp, directory / BEST_WEIGHTS)
-
-
-class _Checkpointer(keras.callbacks.Callback):
-    """After every epoch: time it, step the schedule, commit weights and state."""
-
-    def __init__(self, directory: Path, state: dict[str, Any], train: Any,
-                 verbose: int, every: int = 1) -> None:
-        super().__init__()
-        self.directory, self.state, self.verbose = directory, state, verbose
-        self.every, self.pending = every, []  # rows of epochs not yet committed
-        self.train, self.num_train = train, _num_images(train)
-        self.schedule = PlateauSchedule.from_dict(state["schedule"])
-        self.stopper = EarlyStopper(**state["early_stopping"])
-        self.reduce_at = set(state["recipe"].get("reduce_at", []))
-        self._start = self._cpu = 0.0
-
-    @property
-    def finished(self) -> bool:
-        """Early stopping fired, or the schedule made its last reduction (§5)."""
-        return self.stopper.should_stop or self.schedule.finished
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        if hasattr(self.train, "set_epoch"):  # epoch e's batches, resumed or not
-            self.train.set_epoch(epoch)
-        self._start, self._cpu = time.perf_counter(), time.process_time()
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        seconds = time.perf_counter() - self._start
-        lr_used = float(ops.convert_to_numpy(self.model.optimizer.learning_rate))
-        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()
-                                      if k != "learning_rate"}}
-        row.update(learning_rate=lr_used, seconds=seconds,
-                   cpu_s=time.process_time() - self._cpu,
-                   images_per_s=self.num_train / seconds)
-        error = 1.0 - row.get("val_accuracy", row.get("accuracy", 0.0))  # §5
-        improved = self.stopper.update(error)
-        next_lr = self.schedule.update(error, lr_used)
-        if epoch + 1 in self.reduce_at and next_lr == lr_used:  # fixed, not a plateau
-            next_lr = self.schedule.reduce(lr_used)
-        self.model.optimizer.learning_rate = next_lr
-        self.pending.append(row)
-        stop = self.finished
-        last = epoch + 1 == self.params.get("epochs")
-        if (epoch + 1) % self.every == 0 or last or stop:
-            self._commit(epoch + 1, next_lr, improved)
-        if stop:
-            self.model.stop_training = True
-        if self.verbose:
-            self._print(row, lr_used)
-
-    def on_train_end(self, logs: dict | None = None) -> None:
-        if self.pending:  # stopped between checkpoints (e.g. by a TimeLimit): commit
-            next_lr = float(ops.convert_to_numpy(self.model.optimizer.learning_rate))
-            self._commit(self.pending[-1]["epoch"], next_lr, self.stopper.wait == 0)
-
-    def _commit(self, epochs_done: int, next_lr: float, improved: bool) -> None:
-        weights = f"epoch-{epochs_done:03d}.weights.h5"
-        previous = self.state.get("weights")
-        start = time.perf_counter()
-        self.model.save_weights(self.directory / weights)
-        if improved:
-            _link_best(self.directory, weights)
-        rows, self.pending = self.pending, []
-        rows[-1]["checkpoint_s"] = time.perf_counter() - start
-        seeds = [ops.convert_to_numpy(v).tolist() for v in _seed_states(self.model)]
-        self.state.update(epochs_done=epochs_done, weights=weights, seed_states=seeds,
-                          next_learning_rate=next_lr, stopped_early=self.finished,
-                          history=[*self.state["history"], *rows],
-                          schedule=self.schedule.to_dict(),
-                          early_stopping=asdict(self.stopper))
-        text = json.dumps(self.state, indent=1)
-        write_text_atomic(self.directory / STATE_FILE, text)  # the commit
-        history = pd.DataFrame(self.state["history"])
-        history.to_csv(self.directory / HISTORY_FILE, index=False)
-        if previous and previous != weights:
-            (self.directory / previous).unlink(missing_ok=True)  # best has its link
-
-    def _print(self, row: dict[str, Any], lr_used: float) -> None:
-        shown = ("loss", "accuracy", "val_loss", "val_accuracy", "val_top5")
-        values = "  ".join(f"{k} {row[k]:.3f}" for k in shown if k in row)
-        print(f"epoch {row['epoch']:>3}/{self.params.get('epochs')}  {values}  "
-              f"lr {lr_used:.0e}  {row['seconds']:.0f} s  "
-              f"{row['images_per_s']:.0f} img/s", flush=True)
 
 
 class TimeLimit(keras.callbacks.Callback):
@@ -254,35 +111,6 @@ class TimeLimit(keras.callbacks.Callback):
         if now - self._start + (now - self._epoch_start) > self.seconds:
             self.stopped_after = epoch + 1
             self.model.stop_training = True
-
-
-def restore(model: keras.Model, directory: Path,
-            weights: str | None = None) -> keras.Model:
-    """Load the committed weights (model and optimiser) of the run in ``directory``.
-
-    ``model`` must be compiled with the same optimiser; ``weights`` defaults to the last
-    committed epoch (pass ``BEST_WEIGHTS`` for the lowest validation error).
-    """
-    state = read_state(directory)
-    if state is None or not state.get("weights"):
-        raise ValueError(f"restore: no committed epoch in {directory}; run "
-                         "train_model first")
-    model.optimizer.build(model.trainable_variables)  # the slots the file fills
-    model.load_weights(Path(directory) / (weights or state["weights"]))
-    for variable, value in zip(_seed_states(model), state.get("seed_states", []),
-                               strict=False):
-        variable.assign(np.asarray(value, variable.dtype))  # the same random draws
-    return model
-
-
-def _fresh_state(directory: Path, recipe: dict[str, Any], lr_patience: int,
-                 early_stopping_patience: int | None) -> dict[str, Any]:
-    for old in directory.glob("*.weights.h5"):
-        old.unlink()
-    return {"recipe": recipe, "epochs_done": 0, "weights": None, "history": [],
-            "stopped_early": False,
-            "schedule": PlateauSchedule(patience=lr_patience).to_dict(),
-            "early_stopping": asdict(EarlyStopper(patience=early_stopping_patience))}
 
 
 def train_model(build_model: Callable[[], keras.Model], train: Any, val: Any, *,
@@ -322,7 +150,7 @@ def train_model(build_model: Callable[[], keras.Model], train: Any, val: Any, *,
                          f"{state.get('recipe')}, not {recipe}; pick another run_name "
                          "or pass resume=False to start afresh")
     if state is None:
-        state = _fresh_state(directory, recipe, lr_patience, early_stopping_patience)
+        state = fresh_state(directory, recipe, lr_patience, early_stopping_patience)
     keras.utils.set_random_seed(seed)  # the same initial weights, dropout, batches
     with _devices(data_parallel):
         model = compile_paper(build_on_device(build_model), learning_rate=learning_rate,
@@ -335,7 +163,7 @@ def train_model(build_model: Callable[[], keras.Model], train: Any, val: Any, *,
         if verbose and done and done < epochs:
             print(f"resumed after epoch {done} from {directory.name}/", flush=True)
         if done < epochs and not state.get("stopped_early"):
-            keeper = _Checkpointer(directory, state, train, verbose, checkpoint_every)
+            keeper = Checkpointer(directory, state, train, verbose, checkpoint_every)
             model.fit(train, validation_data=val, initial_epoch=done, epochs=epochs,
                       shuffle=False,  # the batches shuffle themselves: (seed, epoch)
                       verbose=0, callbacks=[keeper, *(callbacks or [])])
@@ -353,11 +181,6 @@ def _devices(data_parallel: bool) -> Any:
     from helpers.distribute import data_parallel as every_device
 
     return every_device()
-
-
-def _num_images(batches: Any) -> int:
-    split = getattr(batches, "split", None)
-    return len(split) if split is not None else len(batches) * batches[0][0].shape[0]
 
 
 def run_name_of(splits: Any, settings: Any, name: str, variant: str, batch: int,

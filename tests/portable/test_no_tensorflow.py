@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+import helpers
 import keras
 import pytest
 
@@ -17,11 +19,13 @@ SCRIPT = """
 import sys
 
 sys.modules["tensorflow"] = None  # `import tensorflow` now fails, as where it is not installed
+import importlib, pkgutil
 import numpy as np
-import helpers, helpers.augment, helpers.claims, helpers.data, helpers.datasets, helpers.evaluate
-import helpers.experiments, helpers.layers, helpers.lrn, helpers.model, helpers.optim
-import helpers.paths, helpers.plots, helpers.profile, helpers.seeding, helpers.shapes
-import helpers.show, helpers.train, helpers.ablation, helpers.distribute, helpers.timing
+import helpers
+modules = [m.name for m in pkgutil.iter_modules(helpers.__path__)]
+for name in modules:  # every helper module, the ones added later too
+    importlib.import_module(f"helpers.{name}")
+print("imported", len(modules), "helper modules")
 from helpers.augment import PaperAugmentation
 from helpers.data import ImageBatches, Split
 from helpers.model import build_alexnet
@@ -48,3 +52,6 @@ def test_helpers_do_not_import_tensorflow(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-4000:]
     assert "tensorflow imported: False" in result.stdout, result.stdout
+    helper_files = [p for p in Path(helpers.__file__).parent.glob("*.py")
+                    if p.name != "__init__.py"]
+    assert f"imported {len(helper_files)} helper modules" in result.stdout, result.stdout

@@ -14,17 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers.augment import PaperAugmentation
+from helpers.checkpoints import BEST_WEIGHTS, HISTORY_FILE, STATE_FILE, read_state
 from helpers.data import ImageBatches
-from helpers.train import (
-    BEST_WEIGHTS,
-    HISTORY_FILE,
-    STATE_FILE,
-    TimeLimit,
-    learning_rate_drops,
-    read_state,
-    train_alexnet,
-    train_model,
-)
+from helpers.train import TimeLimit, learning_rate_drops, train_alexnet, train_model
 
 from .arrays import TOY_EIGENVALUES, TOY_EIGENVECTORS, noise_split, noise_splits
 
