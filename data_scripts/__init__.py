@@ -7,8 +7,10 @@ Each module runs as ``python -m data_scripts.<name> --help`` and is importable:
   train/val class folders;
 - ``make_mini_imagenet``: the 16-class mini-ImageNet from a local ImageNet-style folder;
 - ``make_offline_dataset``: a procedurally drawn set for machines without real images;
-- ``archives`` (no command): fetch, check, safely extract and atomically install an archive,
-  shared by the two downloaders;
+- ``fetch`` (no command): download an archive, resuming an interrupted transfer, and check
+  it against the published checksums;
+- ``archives`` (no command): obtain and check an archive (``fetch``, or a local copy),
+  extract it safely and install it atomically, shared by the two downloaders;
 - ``folders`` (no command): build a folder beside its target and swap it in whole, used by
   every script;
 - ``cli`` (no command): the scripts' parser style and the downloaders' shared options.

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from data_scripts.archives import DownloadError
+from data_scripts.fetch import DownloadError
 
 
 def md5_argument(text: str) -> str:

@@ -38,8 +38,9 @@ from helpers.datasets import stratified_holdout
 from helpers.paths import data_root
 from PIL import Image
 
-from data_scripts.archives import Checksum, DownloadError, install
+from data_scripts.archives import install
 from data_scripts.cli import add_source_arguments, count_images, parse_source_arguments, run_install, script_parser
+from data_scripts.fetch import Checksum, DownloadError
 
 URL = "https://www.robots.ox.ac.uk/~vgg/data/flowers/17/17flowers.tgz"
 FOLDER = "flowers17"

@@ -27,8 +27,9 @@ from pathlib import Path
 from helpers.datasets import IMAGENETTE_FOLDERS
 from helpers.paths import data_root
 
-from data_scripts.archives import COMPLETE_MARKER, Checksum, install
+from data_scripts.archives import COMPLETE_MARKER, install
 from data_scripts.cli import add_source_arguments, count_images, parse_source_arguments, run_install, script_parser
+from data_scripts.fetch import Checksum
 
 BASE_URL = "https://s3.amazonaws.com/fast-ai-imageclas"
 # The official archives' published checksums. They differ between the two sources (the

@@ -1,4 +1,7 @@
-"""data_scripts.archives: fetch, check, extract safely, install atomically; against a server on 127.0.0.1."""
+"""data_scripts.fetch and data_scripts.archives: fetch, check, extract safely, install atomically.
+
+Downloads are tested against an HTTP server on 127.0.0.1.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,8 @@ import time
 import pytest
 from archive_fakes import Server, closed_port_url, make_tgz, md5
 
-from data_scripts import archives, cli
-from data_scripts.archives import Checksum, ChecksumError, DownloadError
+from data_scripts import archives, cli, fetch
+from data_scripts.fetch import Checksum, ChecksumError, DownloadError
 
 _NOISE = random.Random(0)  # incompressible contents: the archive is about 300 kB, several download chunks
 GOOD = make_tgz(
@@ -36,20 +39,20 @@ def tree(folder) -> list[str]:
 
 def test_md5sum_agrees_with_hashlib(tmp_path):
     (tmp_path / "a").write_bytes(GOOD)
-    assert archives.md5sum(tmp_path / "a") == md5(GOOD)
+    assert fetch.md5sum(tmp_path / "a") == md5(GOOD)
 
 
 def test_any_one_checksum_of_the_set_is_enough(tmp_path):
     path = tmp_path / "a.tgz"
     path.write_bytes(GOOD)
     good = Checksum(md5(GOOD), source="the other list")
-    assert archives.verify(path, [STALE, good]) == good
-    assert archives.verify(path, [Checksum(md5(GOOD), size=len(GOOD))]).size == len(GOOD)
-    assert archives.verify(path, None) is None
+    assert fetch.verify(path, [STALE, good]) == good
+    assert fetch.verify(path, [Checksum(md5(GOOD), size=len(GOOD))]).size == len(GOOD)
+    assert fetch.verify(path, None) is None
     with pytest.raises(ChecksumError, match=f"MD5 {md5(GOOD)}.*do this"):
-        archives.verify(path, [STALE], advice="do this")
+        fetch.verify(path, [STALE], advice="do this")
     with pytest.raises(ChecksumError, match="size alone"):  # every size known, none fits: not even hashed
-        archives.verify(path, [Checksum(md5(GOOD), size=len(GOOD) + 1)])
+        fetch.verify(path, [Checksum(md5(GOOD), size=len(GOOD) + 1)])
 
 
 def test_md5_argument_accepts_md5sum_output_only():
@@ -64,9 +67,9 @@ def test_md5_argument_accepts_md5sum_output_only():
 def test_fetch_then_reuse_without_a_request(server, tmp_path):
     server.files["/a.tgz"] = GOOD
     dest = tmp_path / "downloads" / "a.tgz"
-    assert archives.fetch(f"{server.url}/a.tgz", dest, checksums=[STALE, Checksum(md5(GOOD))], progress=False) == dest
+    assert fetch.fetch(f"{server.url}/a.tgz", dest, checksums=[STALE, Checksum(md5(GOOD))], progress=False) == dest
     assert dest.read_bytes() == GOOD and not dest.with_name("a.tgz.part").exists()
-    archives.fetch(f"{server.url}/a.tgz", dest, checksums=[Checksum(md5(GOOD))], progress=False)
+    fetch.fetch(f"{server.url}/a.tgz", dest, checksums=[Checksum(md5(GOOD))], progress=False)
     assert len(server.requests) == 1
 
 
@@ -75,12 +78,12 @@ def test_interrupted_download_is_kept_and_resumed_with_range(server, tmp_path):
     server.cut_after = len(GOOD) // 2
     dest = tmp_path / "a.tgz"
     with pytest.raises(DownloadError, match="run the same command again to resume"):
-        archives.fetch(f"{server.url}/a.tgz", dest, checksums=[Checksum(md5(GOOD))], retries=0, progress=False)
+        fetch.fetch(f"{server.url}/a.tgz", dest, checksums=[Checksum(md5(GOOD))], retries=0, progress=False)
     part = dest.with_name("a.tgz.part")
     kept = part.stat().st_size
     assert 0 < kept <= len(GOOD) // 2 and not dest.exists()
     assert part.read_bytes() == GOOD[:kept]
-    archives.fetch(f"{server.url}/a.tgz", dest, checksums=[Checksum(md5(GOOD))], retries=0, progress=False)
+    fetch.fetch(f"{server.url}/a.tgz", dest, checksums=[Checksum(md5(GOOD))], retries=0, progress=False)
     assert dest.read_bytes() == GOOD and not part.exists()
     assert server.requests[-1] == ("/a.tgz", f"bytes={kept}-")  # only the rest was fetched
 
@@ -88,7 +91,7 @@ def test_interrupted_download_is_kept_and_resumed_with_range(server, tmp_path):
 def test_interruption_is_retried_within_one_call(server, tmp_path):
     server.files["/a.tgz"] = GOOD
     server.cut_after = len(GOOD) // 2
-    archives.fetch(f"{server.url}/a.tgz", tmp_path / "a.tgz", checksums=[Checksum(md5(GOOD))], progress=False)
+    fetch.fetch(f"{server.url}/a.tgz", tmp_path / "a.tgz", checksums=[Checksum(md5(GOOD))], progress=False)
     assert (tmp_path / "a.tgz").read_bytes() == GOOD
     assert [r[1] is None for r in server.requests] == [True, False]  # the second request resumed
 
@@ -99,7 +102,7 @@ def test_a_server_that_ignores_range_sends_everything_again(server, tmp_path):
     part = tmp_path / "a.tgz.part"
     junk = b"junk that must not stay in front" * 100
     part.write_bytes(junk)
-    archives.fetch(f"{server.url}/a.tgz", tmp_path / "a.tgz", checksums=[Checksum(md5(GOOD))], progress=False)
+    fetch.fetch(f"{server.url}/a.tgz", tmp_path / "a.tgz", checksums=[Checksum(md5(GOOD))], progress=False)
     assert (tmp_path / "a.tgz").read_bytes() == GOOD
     assert server.requests[0][1] == f"bytes={len(junk)}-"  # asked to resume, got the whole file, started over
 
@@ -108,15 +111,15 @@ def test_a_part_longer_than_the_file_is_removed(server, tmp_path):
     server.files["/a.tgz"] = GOOD
     (tmp_path / "a.tgz.part").write_bytes(GOOD + b"extra")
     with pytest.raises(DownloadError, match="was removed; run the same command again"):
-        archives.fetch(f"{server.url}/a.tgz", tmp_path / "a.tgz", progress=False)
+        fetch.fetch(f"{server.url}/a.tgz", tmp_path / "a.tgz", progress=False)
     assert tree(tmp_path) == []
-    archives.fetch(f"{server.url}/a.tgz", tmp_path / "a.tgz", checksums=[Checksum(md5(GOOD))], progress=False)
+    fetch.fetch(f"{server.url}/a.tgz", tmp_path / "a.tgz", checksums=[Checksum(md5(GOOD))], progress=False)
 
 
 def test_wrong_checksum_removes_the_download_and_says_what_to_do(server, tmp_path):
     server.files["/a.tgz"] = GOOD
     with pytest.raises(ChecksumError, match=f"MD5 {md5(GOOD)}.*removed: run the same command again.*--md5"):
-        archives.fetch(f"{server.url}/a.tgz", tmp_path / "a.tgz", checksums=[STALE], progress=False)
+        fetch.fetch(f"{server.url}/a.tgz", tmp_path / "a.tgz", checksums=[STALE], progress=False)
     assert tree(tmp_path) == []
 
 
@@ -124,22 +127,22 @@ def test_an_existing_archive_that_fails_the_check_is_kept(server, tmp_path):
     """A whole archive from an earlier run may be good and the list stale: it is reported, not deleted."""
     (tmp_path / "a.tgz").write_bytes(GOOD)
     with pytest.raises(ChecksumError, match="it is kept.*--md5"):
-        archives.fetch(f"{server.url}/a.tgz", tmp_path / "a.tgz", checksums=[STALE], progress=False)
+        fetch.fetch(f"{server.url}/a.tgz", tmp_path / "a.tgz", checksums=[STALE], progress=False)
     assert (tmp_path / "a.tgz").read_bytes() == GOOD and server.requests == []
 
 
 def test_http_errors_and_an_unreachable_network_fail_fast_with_advice(server, tmp_path, monkeypatch):
     with pytest.raises(DownloadError, match="HTTP 404.*check the URL"):
-        archives.fetch(f"{server.url}/missing.tgz", tmp_path / "a.tgz", retries=3, progress=False)
+        fetch.fetch(f"{server.url}/missing.tgz", tmp_path / "a.tgz", retries=3, progress=False)
     assert len(server.requests) == 1  # not retried
     calls = []
-    get = archives.requests.get
-    monkeypatch.setattr(archives.requests, "get", lambda *args, **kwargs: calls.append(kwargs) or get(*args, **kwargs))
+    get = fetch.requests.get
+    monkeypatch.setattr(fetch.requests, "get", lambda *args, **kwargs: calls.append(kwargs) or get(*args, **kwargs))
     start = time.monotonic()
     with pytest.raises(DownloadError, match="check the network.*--archive"):
-        archives.fetch(f"{closed_port_url()}/a.tgz", tmp_path / "a.tgz", retries=3, progress=False)
+        fetch.fetch(f"{closed_port_url()}/a.tgz", tmp_path / "a.tgz", retries=3, progress=False)
     assert time.monotonic() - start < 5 and len(calls) == 1  # no bytes came: no retry
-    assert calls[0]["timeout"] == archives.TIMEOUT == (10.0, 60.0)  # connect within 10 s, so no network fails fast
+    assert calls[0]["timeout"] == fetch.TIMEOUT == (10.0, 60.0)  # connect within 10 s, so no network fails fast
 
 
 # -- extracting -------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from archive_fakes import Server, make_tgz, md5
 from PIL import Image
 
 from data_scripts import download_flowers17 as fl
-from data_scripts.archives import DownloadError
+from data_scripts.fetch import DownloadError
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PER_CLASS = 5

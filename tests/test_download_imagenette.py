@@ -13,7 +13,7 @@ import pytest
 from archive_fakes import Server, closed_port_url, make_tgz, md5
 
 from data_scripts import download_imagenette as dl
-from data_scripts.archives import Checksum, DownloadError
+from data_scripts.fetch import Checksum, DownloadError
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 _NOISE = random.Random(0)

@@ -16,7 +16,7 @@ from archive_fakes import Server, closed_port_url, make_tgz, md5
 from helpers import datasets
 from PIL import Image
 
-from data_scripts import archives, download_imagenette
+from data_scripts import download_imagenette, fetch
 
 WNIDS = ["n01440764", "n02102040"]
 
@@ -45,7 +45,7 @@ def test_the_first_build_downloads_imagenette_once(empty_data, monkeypatch):
     with Server({"/imagenette2-160.tgz": archive}) as server:
         monkeypatch.setattr(download_imagenette, "BASE_URL", server.url)
         monkeypatch.setitem(download_imagenette.CHECKSUMS, "160",
-                            (archives.Checksum(md5(archive), source="test"),))
+                            (fetch.Checksum(md5(archive), source="test"),))
         name, folder = datasets.find_dataset(None, image_size=67)
         assert (name, folder) == ("imagenette2-160", empty_data / "imagenette2-160")
         assert sorted(p.name for p in (folder / "train").iterdir()) == WNIDS

@@ -114,9 +114,9 @@ def _download(name: str) -> Path | None:
     """
     if os.environ.get(DOWNLOAD_VARIABLE, "1") == "0":
         return None
-    from data_scripts.archives import DownloadError
     from data_scripts.download_flowers17 import install_flowers17
     from data_scripts.download_imagenette import ensure_imagenette
+    from data_scripts.fetch import DownloadError
 
     installers = {"imagenette2-160": lambda: ensure_imagenette(data_root(), "160"),
                   "flowers17": lambda: install_flowers17(data_root())}
