@@ -12,7 +12,8 @@ with a band matrix (``band[j, i] = 1`` when ``|i - j| <= n // 2``): it runs on e
 backend and has a gradient for free.
 
 Under mixed precision the layer computes in float32 and returns the policy's compute
-dtype: squares of float16 activations overflow above 256.
+dtype: squares of float16 activations overflow above 256, and bfloat16's 8 bits of
+mantissa would lose ``alpha`` times a small window sum next to ``k``.
 
 Taught in ``book/04_local_response_normalization.ipynb``; checked by
 ``tests/portable/test_lrn.py`` (against ``helpers.layers.lrn_loop`` and
@@ -72,7 +73,7 @@ class LocalResponseNormalization(keras.layers.Layer):
         self.band = band_matrix(int(input_shape[-1]), self.n)
 
     def call(self, inputs: Any) -> Any:
-        a = ops.cast(inputs, "float32")  # float16 squares overflow above 256
+        a = ops.cast(inputs, "float32")  # float16 overflows; bfloat16 is too coarse
         window_sum = ops.matmul(ops.square(a), self.band)  # sum over the n nearby maps
         b = a / ops.power(self.k + self.alpha * window_sum, self.beta)
         return ops.cast(b, self.compute_dtype)
