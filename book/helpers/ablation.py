@@ -283,7 +283,8 @@ def ablation_claims(table: pd.DataFrame) -> dict[str, str]:
                                                         strict=True))
         spreads = " / ".join(f"{s:.2f}" for s in rows["paper runs' spread"])
         weakest = max(rows["verdict"], key=VERDICTS.index)
-        claims[claim] = (f"the paper's choice, per seed ({rows['seeds'].iloc[0]}): "
+        gain = "gain from the paper's choice (positive: it helped)"
+        claims[claim] = (f"{gain}, per seed ({rows['seeds'].iloc[0]}): "
                          f"{measured} points (its own runs spread {spreads}): "
                          f"{weakest}")
     return claims

@@ -166,7 +166,7 @@ class Checkpointer(keras.callbacks.Callback):
         shown = ("loss", "accuracy", "val_loss", "val_accuracy", "val_top5")
         values = "  ".join(f"{k} {row[k]:.3f}" for k in shown if k in row)
         print(f"epoch {row['epoch']:>3}/{self.params.get('epochs')}  {values}  "
-              f"lr {lr_used:.0e}  {row['seconds']:.0f} s  "
+              f"base lr {lr_used:.0e}  {row['seconds']:.0f} s  "  # before any warm-up
               f"{row['images_per_s']:.0f} img/s", flush=True)
 
 

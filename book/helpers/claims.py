@@ -77,6 +77,26 @@ def record_claim(claim_id: str, measured: object, verdict: str, *,
     return record
 
 
+def overfitting_verdict(gap_without: float, gap_with: float, yardstick: float,
+                        val_without: float, val_with: float, *, isolated: bool) -> str:
+    """The verdict on a claim that a remedy reduces overfitting, from two runs, one
+    without the remedy and one with it: their gaps (training minus validation accuracy)
+    and their validation accuracies.
+
+    "not reproduced" when the gap is not smaller with the remedy. "reproduced" only when
+    it is smaller by more than ``yardstick`` (in the gaps' unit, e.g. two standard
+    errors of their difference), the run with the remedy generalises at least as well
+    (``val_with >= val_without``: a gap narrowed only by fitting the training images
+    more slowly does not count), and the runs differ in that remedy alone
+    (``isolated``). Else "direction reproduced". Used by ``book/10_small_data.ipynb``.
+    """
+    if gap_with >= gap_without:
+        return "not reproduced"
+    if gap_without - gap_with > yardstick and val_with >= val_without and isolated:
+        return "reproduced"
+    return "direction reproduced"
+
+
 def recorded_claims(profile: str | None = None) -> pd.DataFrame:
     """What the chapters recorded for ``profile`` (default: the current one), by ``id``.
 
@@ -91,12 +111,14 @@ def recorded_claims(profile: str | None = None) -> pd.DataFrame:
 def ledger(profile: str | None = None,
            full: Mapping[str, str] | None = None) -> pd.DataFrame:
     """One row per claim: the paper's value, this build's value and verdict, the full
-    profile's value.
+    profile's value and verdict.
 
     A claim nobody recorded has the verdict ``NOT_COMPUTED``; its ``measured`` says
     ``CHAPTER_NOT_RUN`` when its chapter recorded no claim at all in this build. The
     full profile's values come from a saved full-profile build (``FULL_PROFILE_FILE``);
     ``full`` (claim id to value, e.g. a reference run's) fills the claims it lacks.
+    Column ``full verdict``: the saved build's verdict, else the one a value of
+    ``full`` ends in (``ending_verdict``), else ``""``.
     """
     table = paper_claims().join(recorded_claims(profile))
     missing = table["verdict"].isna()
@@ -105,12 +127,23 @@ def ledger(profile: str | None = None,
         ~missing, table["chapter"].map(lambda c: "" if c in ran else CHAPTER_NOT_RUN))
     table["verdict"] = table["verdict"].fillna(NOT_COMPUTED)
     values = dict(full or {})
+    verdicts = {claim: ending_verdict(value) for claim, value in values.items()}
     if FULL_PROFILE_FILE.exists():
-        saved = pd.read_csv(FULL_PROFILE_FILE, index_col="id", dtype=str)["measured"]
-        values.update(saved.dropna())
+        saved = pd.read_csv(FULL_PROFILE_FILE, index_col="id", dtype=str)
+        values.update(saved["measured"].dropna())
+        verdicts.update(saved["verdict"].dropna())
     table["full profile"] = pd.Series(values, dtype=str).reindex(table.index).fillna(
         NOT_MEASURED)
+    table["full verdict"] = pd.Series(verdicts, dtype=str).reindex(table.index).fillna(
+        "")
     return table
+
+
+def ending_verdict(value: str) -> str:
+    """The verdict a full-profile value ends in (``"...: not reproduced"``, as
+    ``helpers.ablation.ablation_claims`` and ``tower_split_verdict`` write them), else
+    ``""``."""
+    return next((verdict for verdict in VERDICTS if value.endswith(f": {verdict}")), "")
 
 
 def save_full_profile_claims(path: Path = FULL_PROFILE_FILE) -> Path:
@@ -141,7 +174,7 @@ VERDICT_COLOURS = {"reproduced": "#d4edda", "direction reproduced": "#e8f4d4",
 COLUMNS = {"section": ("§", 5), "claim": ("The paper's claim", 27),
            "paper_value": ("Paper", 13), "chapter": ("Where in the book", 15),
            "measured": ("This build", 15), "full profile": ("Full profile", 11),
-           "verdict": ("Verdict", 14)}
+           "verdict": ("Verdict (this build)", 14)}
 """Ledger columns: heading and width in percent (they wrap inside a page's column)."""
 
 
@@ -149,7 +182,8 @@ def ledger_html(table: pd.DataFrame) -> str:
     """``ledger()`` as an HTML table that wraps its text to the page's width.
 
     Chapters link to their pages (``<chapter>.html``, titled from the notebook); each
-    verdict is tinted by ``VERDICT_COLOURS``.
+    verdict is tinted by ``VERDICT_COLOURS``, and so is each full-profile value by its
+    ``full verdict`` (added at its end where the value does not say it).
     """
     cols = "".join(f'<col style="width:{width}%">' for _, width in COLUMNS.values())
     head = "".join(f"<th>{html.escape(title)}</th>" for title, _ in COLUMNS.values())
@@ -158,13 +192,17 @@ def ledger_html(table: pd.DataFrame) -> str:
         cells = []
         for column in COLUMNS:
             text = html.escape(str(row[column]))
+            tint = row[column] if column == "verdict" else ""
+            if column == "full profile" and row.get("full verdict", ""):
+                tint = row["full verdict"]
+                if not str(row[column]).endswith(tint):
+                    text += html.escape(f": {tint}")
             if column == "chapter":  # the title up to its colon: "Dropout", ...
                 title = html.escape(chapter_title(row[column]).split(":")[0])
                 text = f'<a href="{html.escape(row[column])}.html">{title}</a>'
             style = ""
-            if column == "verdict":
-                colour = VERDICT_COLOURS.get(row[column], "#ffffff")
-                style = f' style="background:{colour}"'
+            if tint:
+                style = f' style="background:{VERDICT_COLOURS.get(tint, "#ffffff")}"'
             cells.append(f"<td{style}>{text}</td>")
         rows.append(f"<tr>{''.join(cells)}</tr>")
     css = ("<style>.claims-ledger th, .claims-ledger td {vertical-align: top; "

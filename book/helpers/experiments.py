@@ -4,8 +4,8 @@ The paper's Figure 1 trains "a four-layer convolutional neural network" on CIFAR
 ReLU and with tanh units and counts the epochs each needs to reach 25% training error
 (§3.1). This module holds that network (three convolutions and a classifier, like the
 CIFAR-10 nets of cuda-convnet, the paper's code), a training loop that records the error
-per epoch and the time it took, the learning-rate search (the rate that reaches the
-threshold in the fewest epochs) and the epochs-to-threshold measurement. The dropout
+per epoch and the time it took, and the learning-rate search (the rate that reaches the
+threshold in the fewest epochs; ``helpers.thresholds`` counts the epochs). The dropout
 chapter reuses the loop with dropout in two fully connected layers (§4.2).
 Everything is ``keras`` and NumPy: it runs on every backend.
 
@@ -24,6 +24,9 @@ from pathlib import Path
 import keras
 import numpy as np
 import pandas as pd
+
+from helpers.saturation import ACTIVATIONS
+from helpers.thresholds import epochs_to_threshold, speedup_table
 
 CIFAR10_CACHE = Path("~/.keras/datasets/cifar-10-batches-py").expanduser()
 """Where Keras keeps CIFAR-10 once downloaded; the book reads it only from there."""
@@ -244,44 +247,6 @@ def _check_training(x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int) 
                          "pass matching arrays")
 
 
-def epochs_to_threshold(errors: Sequence[float], threshold: float) -> int | None:
-    """The first epoch (1-based) whose error is <= ``threshold``; None if never."""
-    for epoch, error in enumerate(errors, start=1):
-        if error <= threshold:
-            return epoch
-    return None
-
-
-def seconds_to_threshold(history: pd.DataFrame, threshold: float,
-                         column: str = "train_error") -> float | None:
-    """Seconds until ``history[column]`` first reaches ``threshold``; or None."""
-    epoch = epochs_to_threshold(history[column].to_numpy(), threshold)
-    return None if epoch is None else float(history["seconds"].iloc[epoch - 1])
-
-
-def common_threshold(histories: Sequence[pd.DataFrame], target: float,
-                     column: str = "train_error") -> float:
-    """``target`` if every run reaches it, else the lowest error all runs reached.
-
-    That is the largest of the runs' best errors, so every run crosses the returned
-    threshold and the epochs to reach it can be compared.
-    """
-    if not histories:
-        raise ValueError("common_threshold: pass at least one history")
-    reachable = max(float(history[column].min()) for history in histories)
-    return target if reachable <= target else reachable
-
-
-def speedup_table(histories: dict[str, pd.DataFrame], threshold: float,
-                  column: str = "train_error") -> pd.DataFrame:
-    """Epochs and seconds each run needed to reach ``threshold``, one row per run."""
-    rows = {name: {"epochs": epochs_to_threshold(h[column].to_numpy(), threshold),
-                   "seconds": seconds_to_threshold(h, threshold, column),
-                   "final_" + column: float(h[column].iloc[-1])}
-            for name, h in histories.items()}
-    return pd.DataFrame.from_dict(rows, orient="index")
-
-
 @dataclass(frozen=True)
 class Sweep:
     """What ``learning_rate_sweep`` returns: ``table`` (one row per learning rate),
@@ -325,43 +290,3 @@ def learning_rate_sweep(build: Callable[[], keras.Model], x: np.ndarray, y: np.n
     order = ["epochs", "error"] if reached.any() else ["error"]
     best = ranked.sort_values(order, kind="stable").index[0]
     return Sweep(table, histories, float(best), models[best])
-
-
-# --- Activations (§3.1) ---------------------------------------------------------------
-
-ACTIVATIONS = {
-    "relu": (lambda z: np.maximum(z, 0.0), lambda z: (z > 0).astype(z.dtype)),
-    "tanh": (np.tanh, lambda z: 1.0 - np.tanh(z) ** 2),
-    "sigmoid": (lambda z: 1.0 / (1.0 + np.exp(-z)),
-                lambda z: np.exp(-z) / (1.0 + np.exp(-z)) ** 2),
-}
-"""name -> (f, f'), NumPy, element-wise: the non-saturating ReLU and two saturating
-units."""
-
-
-def gradient_norms_through_stack(activation: str, depth: int = 20, width: int = 256,
-                                 batch: int = 64, weight_std: float = 1.0,
-                                 seed: int = 2012) -> np.ndarray:
-    """Backpropagate through ``depth`` dense layers of ``activation``: the gradients.
-
-    Weights are drawn N(0, weight_std**2 / width) (the same draws for every activation),
-    inputs N(0, 1) of shape ``(batch, width)``, and the output gradient is all ones.
-    Returns ``norms: (depth,)``, the root-mean-square gradient with respect to each
-    layer's input, the first layer first: how much signal reaches the early layers.
-    """
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"gradient_norms_through_stack: unknown activation "
-                         f"{activation!r}; use one of {sorted(ACTIVATIONS)}")
-    f, df = ACTIVATIONS[activation]
-    rng = np.random.default_rng(seed)
-    weights = [rng.normal(0.0, weight_std / np.sqrt(width), (width, width))
-               for _ in range(depth)]
-    h, pre = rng.normal(size=(batch, width)), []
-    for w in weights:
-        pre.append(h @ w)
-        h = f(pre[-1])
-    grad, norms = np.ones_like(h), []
-    for w, z in zip(reversed(weights), reversed(pre), strict=True):
-        grad = (grad * df(z)) @ w.T
-        norms.append(float(np.sqrt(np.mean(grad ** 2))))
-    return np.asarray(norms[::-1])

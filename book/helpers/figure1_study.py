@@ -35,11 +35,11 @@ from helpers.experiments import (
     load_experiment_data,
     paper_input,
     small_cnn,
-    speedup_table,
 )
 from helpers.paths import BOOK_DATA
 from helpers.profile import machine_record
 from helpers.seeding import set_seed
+from helpers.thresholds import speedup_table
 
 STUDY_NAME = "figure1_by_size"
 """The study of the chapter: ``<name>.csv`` holds every run's history (size, activation,

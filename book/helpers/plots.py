@@ -45,7 +45,7 @@ def plot_history(histories: dict[str, pd.DataFrame],
                         label=f"{name} (val)")
         axes[2].plot(h["epoch"], h["learning_rate"], "-o", color=colour, ms=3,
                      label=name)
-    labels = ("cross-entropy loss", "top-1 accuracy", "learning rate")
+    labels = ("cross-entropy loss", "top-1 accuracy", "base learning rate")
     for ax, label in zip(axes, labels, strict=True):
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)

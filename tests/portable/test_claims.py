@@ -14,8 +14,10 @@ from helpers.claims import (
     NOT_COMPUTED,
     NOT_MEASURED,
     VERDICTS,
+    ending_verdict,
     ledger,
     ledger_html,
+    overfitting_verdict,
     paper_claims,
     record_claim,
     recorded_claims,
@@ -152,6 +154,52 @@ def test_a_saved_full_build_wins_over_other_full_profile_values(artifacts, monke
     table = ledger(full=reference)
     assert table.loc["relu_6x", "full profile"] == "5.8x"
     assert table.loc["recipe", "full profile"] == "drops at 14, 24, 27"
+
+
+def test_the_full_profiles_verdict_comes_from_the_saved_build_or_the_values_end(
+        artifacts, monkeypatch):
+    full = {"pca_gain": "top-1 -0.08, +0.33 points: not reproduced",
+            "overlap_overfit": "gap +0.37 points: direction reproduced",
+            "recipe": "rate divided by 10 before epochs 15, 26, 31"}
+    table = ledger(full=full)
+    assert table.loc["pca_gain", "full verdict"] == "not reproduced"
+    assert table.loc["overlap_overfit", "full verdict"] == "direction reproduced"
+    assert table.loc["recipe", "full verdict"] == ""  # a value, no verdict
+    assert table.loc["table1", "full verdict"] == ""  # not measured
+    record_claim("relu_6x", "5.8x", "reproduced", profile="full")
+    monkeypatch.setattr(claims, "FULL_PROFILE_FILE",
+                        claims.save_full_profile_claims(artifacts / "full.csv"))
+    table = ledger(full=full)
+    assert table.loc["relu_6x", "full verdict"] == "reproduced"
+    page = ledger_html(table)
+    assert "5.8x: reproduced" in page  # the saved verdict is said in the cell
+    tinted = f'style="background:{claims.VERDICT_COLOURS["direction reproduced"]}"'
+    assert f"<td {tinted}>gap +0.37 points: direction reproduced</td>" in page
+
+
+@pytest.mark.parametrize(("value", "verdict"), [
+    ("colour share 0.70 vs 0.61: not reproduced", "not reproduced"),
+    ("x: direction reproduced", "direction reproduced"),
+    ("x: reproduced", "reproduced"),
+    ("reproduced without a colon", ""),
+    ("", "")])
+def test_ending_verdict(value, verdict):
+    assert ending_verdict(value) == verdict
+
+
+# Overfitting verdicts ------------------------------------------------------------------
+
+def test_a_gap_that_does_not_shrink_is_not_reproduced():
+    assert overfitting_verdict(10, 10, 1, 0.5, 0.6, isolated=True) == "not reproduced"
+    assert overfitting_verdict(10, 12, 1, 0.5, 0.6, isolated=True) == "not reproduced"
+
+
+def test_reproduced_needs_a_clear_shrink_no_worse_validation_and_one_remedy():
+    assert overfitting_verdict(20, 4, 9, 0.50, 0.52, isolated=True) == "reproduced"
+    within_noise = overfitting_verdict(20, 12, 9, 0.50, 0.52, isolated=True)
+    slower_fit = overfitting_verdict(20, 4, 9, 0.53, 0.46, isolated=True)
+    two_remedies = overfitting_verdict(20, 4, 9, 0.50, 0.52, isolated=False)
+    assert within_noise == slower_fit == two_remedies == "direction reproduced"
 
 
 def test_saving_an_empty_full_profile_is_refused(artifacts):

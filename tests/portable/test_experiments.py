@@ -1,5 +1,5 @@
-"""Tests of helpers.experiments on any Keras backend: the small CNN, the training loop,
-the learning-rate search, epochs-to-threshold and the activations.
+"""Tests of helpers.experiments on any Keras backend: the small CNN, the training loop
+and the learning-rate search.
 
 The reference checks against TensorFlow's autodiff live in ``tests/test_experiments.py``.
 """
@@ -8,66 +8,15 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-import pandas as pd
 import pytest
 from helpers import set_seed
 from helpers.experiments import (
-    ACTIVATIONS,
     CUDA_CONVNET_STD,
-    common_threshold,
-    epochs_to_threshold,
     evaluate_error,
-    gradient_norms_through_stack,
     learning_rate_sweep,
-    seconds_to_threshold,
     small_cnn,
-    speedup_table,
     train_with_history,
 )
-
-
-def history(errors, seconds=None):
-    seconds = seconds or [float(i + 1) for i in range(len(errors))]
-    return pd.DataFrame({"epoch": range(1, len(errors) + 1), "train_error": errors,
-                         "seconds": seconds})
-
-
-def test_epochs_to_threshold_is_the_first_epoch_at_or_below():
-    assert epochs_to_threshold([0.9, 0.5, 0.25, 0.1], 0.25) == 3
-    assert epochs_to_threshold([0.9, 0.2, 0.3], 0.25) == 2  # the first crossing counts
-    assert epochs_to_threshold([0.9, 0.5], 0.25) is None
-
-
-def test_seconds_to_threshold_reads_the_cumulative_time():
-    assert seconds_to_threshold(history([0.9, 0.3, 0.2], [2.0, 5.0, 9.5]), 0.25) == 9.5
-    assert seconds_to_threshold(history([0.9, 0.3]), 0.25) is None
-
-
-def test_common_threshold_falls_back_to_the_lowest_error_every_run_reached():
-    fast, slow = history([0.5, 0.2, 0.1]), history([0.8, 0.6, 0.4])
-    assert common_threshold([fast, slow], 0.25) == pytest.approx(0.4)
-    assert common_threshold([fast, history([0.6, 0.24])], 0.25) == 0.25
-    table = speedup_table({"fast": fast, "slow": slow}, common_threshold([fast, slow], 0.25))
-    assert table.loc["fast", "epochs"] == 2 and table.loc["slow", "epochs"] == 3
-    with pytest.raises(ValueError, match="at least one"):
-        common_threshold([], 0.25)
-
-
-def test_activation_derivatives_match_finite_differences():
-    z = np.linspace(-4, 4, 81) + 0.013  # avoid ReLU's kink at exactly 0
-    for name, (f, df) in ACTIVATIONS.items():
-        numeric = (f(z + 1e-6) - f(z - 1e-6)) / 2e-6
-        np.testing.assert_allclose(df(z), numeric, atol=1e-6, err_msg=name)
-
-
-def test_sigmoid_gradient_vanishes_relu_does_not_with_he_scale():
-    sigmoid = gradient_norms_through_stack("sigmoid", depth=20, width=64,
-                                           weight_std=np.sqrt(2))
-    relu = gradient_norms_through_stack("relu", depth=20, width=64, weight_std=np.sqrt(2))
-    assert sigmoid[0] / sigmoid[-1] < 1e-6  # sigma' <= 1/4 per layer
-    assert 0.1 < relu[0] / relu[-1] < 10
-    with pytest.raises(ValueError, match="unknown activation"):
-        gradient_norms_through_stack("gelu")
 
 
 def test_small_cnn_is_cuda_convnets_four_layer_net():
