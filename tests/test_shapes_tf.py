@@ -36,7 +36,7 @@ def test_table_walks_tensorflow_ops_through_alexnet():
     x = tf.zeros((1, 99, 99, 3))
     for name, row in table.iterrows():
         if row.type == "conv":  # a grouped layer has the output shape of an ungrouped one
-            size, stride = (int(v) for v in row.kernel.replace("/", "x").split("x")[1:])
+            size, stride = (int(v) for v in row.kernel.replace("/", "×").split("×")[1:])
             pad = int(row.padding)
             w = tf.zeros((size, size, x.shape[-1], row.output[-1]))
             x = tf.nn.conv2d(x, w, stride, [[0, 0], [pad, pad], [pad, pad], [0, 0]])

@@ -66,3 +66,31 @@ def test_the_readme_table_lists_every_helper():
                     for name in re.findall(r"`(\w+\.py)`", row.split("|")[2])}
     missing = [name for name in _helper_modules() if name not in helper_cells]
     assert not missing, f"README's concept → helper table lacks {missing}"
+
+
+def _imports(chapter: str, module: str) -> bool:
+    """Whether a chapter's source imports ``helpers.<module>`` or a name it defines."""
+    if f"helpers.{module} import" in chapter or f"import helpers.{module}" in chapter:
+        return True
+    tree = ast.parse((REPO_ROOT / "book" / "helpers" / f"{module}.py").read_text())
+    defined = {node.name for node in tree.body
+               if isinstance(node, ast.FunctionDef | ast.ClassDef)}
+    imported = re.findall(r"from helpers import ([\w, ]+)", chapter)
+    return any(name.strip() in defined for line in imported for name in line.split(","))
+
+
+def test_the_readme_table_names_chapters_that_use_the_helper():
+    """Each chapter in a row's "taught in" column imports one of the row's helpers."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    chapters = {path.name[:2]: path.read_text() for path in chapter_notebooks()}
+    wrong = []
+    for row in readme.splitlines():
+        cells = row.split("|")
+        modules = re.findall(r"`(\w+)\.py`", cells[2]) if row.startswith("| ") else []
+        if not modules or cells[2].strip().startswith("helper"):
+            continue
+        named = (list(chapters) if "every chapter" == cells[4].strip()
+                 else re.findall(r"\b\d\d\b", cells[4]))
+        wrong += [f"{number}: {modules}" for number in named
+                  if not any(_imports(chapters[number], module) for module in modules)]
+    assert not wrong, f"chapters that import none of their row's helpers: {wrong}"

@@ -135,7 +135,7 @@ def _row(layer: LayerSpec, side: int, channels: int, features: int | None) -> di
     output = (side, side, channels) if features is None else (features,)
     is_conv, k = layer.kind == "conv", layer.kernel
     return {"layer": layer.name, "type": layer.kind,
-            "kernel": f"{k}x{k}/{layer.stride}" if k else "",
+            "kernel": f"{k}×{k}/{layer.stride}" if k else "",
             "padding": layer.padding if is_conv else "",
             "groups": layer.groups if is_conv else "",
             "output": output, "parameters": params, "multiply_adds": macs,
