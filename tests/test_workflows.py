@@ -59,3 +59,14 @@ def test_tests_workflow_runs_the_portable_tests_on_every_backend():
     runs = "\n".join(step.get("run", "") for step in job["steps"])
     assert "python -m pytest tests/portable" in runs
     assert "--index-url https://download.pytorch.org/whl/cpu" in runs
+
+
+def test_readers_requirements_install_the_backend_of_the_two_device_chapter():
+    """Chapter 07 runs the paper's two-GPU layout in a JAX process: README command 1
+    (``pip install -r requirements.txt``) must install JAX, not only CI's extras."""
+    from helpers.distribute import TWO_DEVICES_ENV
+
+    lines = (REPO_ROOT / "requirements.txt").read_text().splitlines()
+    names = {line.split("==")[0].split("[")[0].strip() for line in lines
+             if line.strip() and not line.startswith(("#", "-"))}
+    assert TWO_DEVICES_ENV["KERAS_BACKEND"] in names

@@ -40,6 +40,9 @@ COLLECTIVES = (
 )
 TWO_DEVICES_ENV = {
     "KERAS_BACKEND": "jax",
+    # the host platform's device count applies to the CPU only: a JAX built for CUDA
+    # would otherwise compute on the (single) GPU and see one device
+    "JAX_PLATFORMS": "cpu",
     "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
 }
 """A JAX process with two virtual CPU devices: the paper's two GPUs on any machine."""
