@@ -13,6 +13,7 @@ Taught in ``book/09_evaluation.ipynb``; checked by ``tests/portable/test_evaluat
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import keras
@@ -109,6 +110,19 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray,
 def row_shares(confusion: pd.DataFrame) -> pd.DataFrame:
     """Each row of a confusion matrix as shares of its true class (empty rows: NaN)."""
     return confusion.div(confusion.sum(axis=1).replace(0, np.nan), axis=0)
+
+
+def binomial_standard_error(p: float, n: int) -> float:
+    """Standard error of an accuracy (or error rate) ``p`` measured on ``n`` images.
+
+    Each image is right or wrong, so the count is binomial: ``sqrt(p (1 - p) / n)``, in
+    the unit of ``p``. The chapters use it as the noise of one run's number on a fixed
+    set of images (05, 09, 10).
+    """
+    if n < 1 or not 0.0 <= p <= 1.0:
+        raise ValueError(f"binomial_standard_error: need 0 <= p <= 1 and n >= 1, "
+                         f"got p={p} and n={n}")
+    return math.sqrt(p * (1.0 - p) / n)
 
 
 def per_class_accuracy(confusion: pd.DataFrame) -> pd.Series:

@@ -16,6 +16,7 @@ import pytest  # noqa: E402
 from helpers.augment import PaperAugmentation  # noqa: E402
 from helpers.data import ImageBatches, Split  # noqa: E402
 from helpers.evaluate import (  # noqa: E402
+    binomial_standard_error,
     colour_share,
     confusion_matrix,
     features,
@@ -209,3 +210,12 @@ def test_tower_colour_shares_compare_the_two_halves():
     assert tower_split_verdict(greyish) == (
         f"colour share {first:.2f} vs {second:.2f}", "direction reproduced")
     assert tower_split_verdict(noise)[1] == "not reproduced"
+
+
+def test_binomial_standard_error_matches_the_spread_of_simulated_accuracies():
+    rng = np.random.default_rng(0)
+    simulated = rng.binomial(500, 0.3, size=20_000) / 500  # 500 images, 30% right
+    assert binomial_standard_error(0.3, 500) == pytest.approx(simulated.std(), rel=0.02)
+    assert binomial_standard_error(1.0, 10) == 0.0
+    with pytest.raises(ValueError, match="0 <= p <= 1"):
+        binomial_standard_error(1.2, 10)
