@@ -32,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from helpers.claims import VERDICTS
+from helpers.claims import VERDICTS, FullValue
 from helpers.paths import BOOK_DATA, artifacts_root, write_text_atomic
 
 ABLATIONS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
@@ -267,10 +267,10 @@ def ablation_effects(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).T.astype({"mean": float, "paper runs' spread": float})
 
 
-def ablation_claims(table: pd.DataFrame) -> dict[str, str]:
+def ablation_claims(table: pd.DataFrame) -> dict[str, FullValue]:
     """What the ablation measured of the paper's claims, by claim id (``CLAIMS``):
-    values for the claims ledger's full-profile column, each ending in its verdict
-    (the weakest of its rows')."""
+    values for the claims ledger's full-profile column, each with its verdict (the
+    weakest of its rows')."""
     effects = ablation_effects(table)
     claims = {}
     for claim, choices in CLAIMS.items():
@@ -284,9 +284,9 @@ def ablation_claims(table: pd.DataFrame) -> dict[str, str]:
         spreads = " / ".join(f"{s:.2f}" for s in rows["paper runs' spread"])
         weakest = max(rows["verdict"], key=VERDICTS.index)
         gain = "gain from the paper's choice (positive: it helped)"
-        claims[claim] = (f"{gain}, per seed ({rows['seeds'].iloc[0]}): "
-                         f"{measured} points (its own runs spread {spreads}): "
-                         f"{weakest}")
+        claims[claim] = FullValue(f"{gain}, per seed ({rows['seeds'].iloc[0]}): "
+                                  f"{measured} points (its own runs spread {spreads})",
+                                  weakest)
     return claims
 
 

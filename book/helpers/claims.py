@@ -26,6 +26,7 @@ import html
 import json
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -39,6 +40,14 @@ VERDICTS = ("reproduced", "direction reproduced", "not reproduced",
 NOT_COMPUTED = "not computed in this build"
 CHAPTER_NOT_RUN = "chapter not executed in this build"
 NOT_MEASURED = "not measured yet"
+
+
+class FullValue(NamedTuple):
+    """A full-profile value for the ledger: what was measured, and the verdict its
+    numbers give (``""`` where a value alone gives none, e.g. a schedule's epochs)."""
+
+    measured: str
+    verdict: str = ""
 
 
 def paper_claims() -> pd.DataFrame:
@@ -109,16 +118,15 @@ def recorded_claims(profile: str | None = None) -> pd.DataFrame:
 
 
 def ledger(profile: str | None = None,
-           full: Mapping[str, str] | None = None) -> pd.DataFrame:
+           full: Mapping[str, FullValue] | None = None) -> pd.DataFrame:
     """One row per claim: the paper's value, this build's value and verdict, the full
     profile's value and verdict.
 
     A claim nobody recorded has the verdict ``NOT_COMPUTED``; its ``measured`` says
     ``CHAPTER_NOT_RUN`` when its chapter recorded no claim at all in this build. The
     full profile's values come from a saved full-profile build (``FULL_PROFILE_FILE``);
-    ``full`` (claim id to value, e.g. a reference run's) fills the claims it lacks.
-    Column ``full verdict``: the saved build's verdict, else the one a value of
-    ``full`` ends in (``ending_verdict``), else ``""``.
+    ``full`` (claim id to ``FullValue``, e.g. a reference run's) fills the claims it
+    lacks. Column ``full verdict``: the verdict of that value, else ``""``.
     """
     table = paper_claims().join(recorded_claims(profile))
     missing = table["verdict"].isna()
@@ -126,8 +134,9 @@ def ledger(profile: str | None = None,
     table["measured"] = table["measured"].where(
         ~missing, table["chapter"].map(lambda c: "" if c in ran else CHAPTER_NOT_RUN))
     table["verdict"] = table["verdict"].fillna(NOT_COMPUTED)
-    values = dict(full or {})
-    verdicts = {claim: ending_verdict(value) for claim, value in values.items()}
+    given = dict(full or {})
+    values = {claim: value.measured for claim, value in given.items()}
+    verdicts = {claim: value.verdict for claim, value in given.items()}
     if FULL_PROFILE_FILE.exists():
         saved = pd.read_csv(FULL_PROFILE_FILE, index_col="id", dtype=str)
         values.update(saved["measured"].dropna())
@@ -137,13 +146,6 @@ def ledger(profile: str | None = None,
     table["full verdict"] = pd.Series(verdicts, dtype=str).reindex(table.index).fillna(
         "")
     return table
-
-
-def ending_verdict(value: str) -> str:
-    """The verdict a full-profile value ends in (``"...: not reproduced"``, as
-    ``helpers.ablation.ablation_claims`` and ``tower_split_verdict`` write them), else
-    ``""``."""
-    return next((verdict for verdict in VERDICTS if value.endswith(f": {verdict}")), "")
 
 
 def save_full_profile_claims(path: Path = FULL_PROFILE_FILE) -> Path:
@@ -183,7 +185,7 @@ def ledger_html(table: pd.DataFrame) -> str:
 
     Chapters link to their pages (``<chapter>.html``, titled from the notebook); each
     verdict is tinted by ``VERDICT_COLOURS``, and so is each full-profile value by its
-    ``full verdict`` (added at its end where the value does not say it).
+    ``full verdict`` (said at its end).
     """
     cols = "".join(f'<col style="width:{width}%">' for _, width in COLUMNS.values())
     head = "".join(f"<th>{html.escape(title)}</th>" for title, _ in COLUMNS.values())
@@ -195,8 +197,7 @@ def ledger_html(table: pd.DataFrame) -> str:
             tint = row[column] if column == "verdict" else ""
             if column == "full profile" and row.get("full verdict", ""):
                 tint = row["full verdict"]
-                if not str(row[column]).endswith(tint):
-                    text += html.escape(f": {tint}")
+                text += html.escape(f": {tint}")
             if column == "chapter":  # the title up to its colon: "Dropout", ...
                 title = html.escape(chapter_title(row[column]).split(":")[0])
                 text = f'<a href="{html.escape(row[column])}.html">{title}</a>'

@@ -158,6 +158,9 @@ class ImageBatches(keras.utils.PyDataset):
         return np.sort(self.order[start:start + self.batch_size])  # sorted: faster
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if not 0 <= index < len(self):  # not an empty batch: a step would fail on it
+            raise IndexError(f"ImageBatches: batch {index} of {len(self)} "
+                             f"({len(self.split)} images, {self.batch_size} a batch)")
         chosen = self._chosen(index)
         return self.split.images[chosen], self.split.labels[chosen]
 

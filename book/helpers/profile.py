@@ -6,7 +6,9 @@ the way the paper did, which wants a GPU. Unset, the profile is ``full`` when th
 Keras backend sees a GPU and ``quick`` otherwise.
 
 Every chapter prints its profile, device and data first (``helpers.show.show_context``);
-checked by ``tests/portable/test_profile.py``.
+checked by ``tests/portable/test_profile.py``. ``ALEXNET_MAX_EPOCHS`` (``epoch_cap``)
+makes a dry run, with which ``tests/test_full_profile_dry_run.py`` executes every
+chapter in the full profile on a CPU.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import importlib.metadata
 import os
 import platform
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 PROFILE_VARIABLE = "ALEXNET_PROFILE"
 PRECISION_VARIABLE = "ALEXNET_PRECISION"
+EPOCH_CAP_VARIABLE = "ALEXNET_MAX_EPOCHS"
 PROFILE_NAMES = ("quick", "full")
 
 
@@ -109,10 +112,14 @@ _SETTINGS: dict[str, Mapping[str, ExperimentSettings]] = {
 
 @dataclass(frozen=True)
 class Profile:
-    """A named set of experiment sizes; ``profile["alexnet"].epochs`` and so on."""
+    """A named set of experiment sizes; ``profile["alexnet"].epochs`` and so on.
+
+    ``epoch_cap``: at most that many epochs per experiment (a dry run), else ``None``.
+    """
 
     name: str
     experiments: Mapping[str, ExperimentSettings] = field(repr=False)
+    epoch_cap: int | None = None
 
     def __getitem__(self, experiment: str) -> ExperimentSettings:
         try:
@@ -145,8 +152,27 @@ def accelerator_names() -> list[str]:
     return []
 
 
+def epoch_cap() -> int | None:
+    """``$ALEXNET_MAX_EPOCHS`` as a whole number, or ``None`` when it is unset.
+
+    A dry run: ``ALEXNET_PROFILE=full ALEXNET_MAX_EPOCHS=1`` runs every code path of
+    the full profile (its image sizes, batches and models) with one epoch each, so a
+    CPU finds what would fail on a GPU before the GPU's hours are spent.
+    """
+    text = os.environ.get(EPOCH_CAP_VARIABLE, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{EPOCH_CAP_VARIABLE}={text!r} is not a number of epochs; "
+                         f"use a whole number from 1, e.g. {EPOCH_CAP_VARIABLE}=1, "
+                         f"or unset it")
+    return int(text)
+
+
 def get_profile(name: str | None = None) -> Profile:
     """The profile named by ``name``, else by ``$ALEXNET_PROFILE``, else by the device.
+
+    With ``$ALEXNET_MAX_EPOCHS`` set (``epoch_cap``), no experiment trains longer.
 
     Raises ``ValueError`` for an unknown name, saying which names exist.
     """
@@ -158,7 +184,12 @@ def get_profile(name: str | None = None) -> Profile:
             f"unknown profile {chosen!r} (from {PROFILE_VARIABLE} or the argument); "
             f"use one of {', '.join(PROFILE_NAMES)}, e.g. {PROFILE_VARIABLE}=quick"
         )
-    return Profile(name=chosen, experiments=_SETTINGS[chosen])
+    cap = epoch_cap()
+    if cap is None:
+        return Profile(name=chosen, experiments=_SETTINGS[chosen])
+    capped = {experiment: replace(settings, epochs=min(settings.epochs, cap))
+              for experiment, settings in _SETTINGS[chosen].items()}
+    return Profile(name=chosen, experiments=_frozen(capped), epoch_cap=cap)
 
 
 def cpu_has_bfloat16_units() -> bool:
@@ -229,8 +260,10 @@ def describe(data: str = "none (this chapter loads no data set)",
     import keras
 
     profile = profile or get_profile()
+    cap = (f"; a dry run: at most {profile.epoch_cap} epoch(s) per experiment "
+           f"({EPOCH_CAP_VARIABLE})" if profile.epoch_cap else "")
     lines = {
-        "profile": f"{profile.name} (set {PROFILE_VARIABLE}=quick|full to change)",
+        "profile": f"{profile.name} (set {PROFILE_VARIABLE}=quick|full to change){cap}",
         "device": f"{device_description()}; AlexNet trains in {training_precision()}",
         "versions": f"Keras {keras.__version__}, backend {backend_version()}, "
                     f"Python {platform.python_version()}",

@@ -37,6 +37,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
+from helpers.claims import FullValue
 from helpers.data import DataSplits, load_dataset
 from helpers.evaluate import (
     predict,
@@ -199,7 +200,7 @@ def read_reference_kernels(variant: str, profile_name: str = "full",
 
 
 def reference_claims(history: pd.DataFrame, record: dict[str, Any],
-                     kernels: np.ndarray | None = None) -> dict[str, str]:
+                     kernels: np.ndarray | None = None) -> dict[str, FullValue]:
     """What a reference run measured of the paper's claims, by claim id
     (``book/data/paper_claims.csv``): the values the claims ledger shows for it.
     With the run's conv1 ``kernels``, also §6.1's colour specialisation."""
@@ -209,7 +210,7 @@ def reference_claims(history: pd.DataFrame, record: dict[str, Any],
     gain_top1 = results["ten_view_top1"] - results["centre_top1"]
     gain_top5 = results["ten_view_top5"] - results["centre_top5"]
     minutes = results["training_s"] / 60
-    claims = {
+    claims = {claim: FullValue(value) for claim, value in {
         "recipe": f"rate divided by 10 before epochs {drops}; "
                   f"{results['epochs']} epochs in all",
         "bigger_longer": f"{record['settings']['image_size']} px: val top-1 "
@@ -218,9 +219,9 @@ def reference_claims(history: pd.DataFrame, record: dict[str, Any],
         "ten_view_gain": f"top-1 {gain_top1:+.2f}, top-5 {gain_top5:+.2f} points of "
                          "accuracy",
         "train_days": f"{minutes:.1f} minutes of training on one GPU",
-    }
+    }.items()}
     if kernels is not None:
-        claims["gpu_specialisation"] = ": ".join(tower_split_verdict(kernels))
+        claims["gpu_specialisation"] = FullValue(*tower_split_verdict(kernels))
     return claims
 
 

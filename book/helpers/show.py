@@ -21,13 +21,18 @@ from typing import Any
 import numpy as np
 from IPython.display import HTML, Code, display
 
-from helpers.profile import Profile, describe
+from helpers.profile import EPOCH_CAP_VARIABLE, Profile, describe, get_profile
 
 DRAWN_DATA_WARNING = (
     "These results come from the offline set of drawn shapes, not from photographs: "
     "no real images were found and none could be downloaded. Their accuracies say "
     "nothing about ImageNet. Install Imagenette with `python -m "
     "data_scripts.download_imagenette --variant 160` and build again."
+)
+DRY_RUN_WARNING = (
+    "{variable}={cap} caps every experiment at {cap} epoch(s): this build checks that "
+    "the profile's code runs (its image sizes, batches and models), and its numbers "
+    "say nothing about the paper. Unset {variable} for the real experiments."
 )
 
 
@@ -49,17 +54,27 @@ def show_source(*objects: Any, skip_docstring: bool = False) -> Code:
 
 
 def show_context(data: Any = None, profile: Profile | None = None) -> None:
-    """Print the run context (profile, device, versions, data); warn on drawn data.
+    """Print the run context (profile, device, versions, data); warn on drawn data and
+    on a dry run (``ALEXNET_MAX_EPOCHS``).
 
     ``data``: a ``DataSource`` (its description is printed), a description string, or
     ``None`` for a chapter that loads no data set.
     """
+    profile = profile or get_profile()
     description = getattr(data, "description", data)
     print(describe(**({"data": description} if description else {}), profile=profile))
     if getattr(data, "is_real", True) is False:
-        title = '<p class="admonition-title">Drawn shapes, not photographs</p>'
-        text = f"<p>{html.escape(DRAWN_DATA_WARNING)}</p>"
-        display(HTML(f'<div class="admonition warning">{title}{text}</div>'))
+        display_warning("Drawn shapes, not photographs", DRAWN_DATA_WARNING)
+    if profile.epoch_cap:
+        display_warning("A dry run, not the experiment", DRY_RUN_WARNING.format(
+            cap=profile.epoch_cap, variable=EPOCH_CAP_VARIABLE))
+
+
+def display_warning(title: str, text: str) -> None:
+    """Show a warning box that renders alike on the site, in Jupyter and on Colab."""
+    heading = f'<p class="admonition-title">{html.escape(title)}</p>'
+    body = f"<p>{html.escape(text)}</p>"
+    display(HTML(f'<div class="admonition warning">{heading}{body}</div>'))
 
 
 def glue(name: str, value: Any, display: bool = False) -> None:

@@ -48,6 +48,14 @@ def test_batches_are_uint8_and_cover_the_split_once_per_epoch():
         ImageBatches(SPLIT, 0, shuffle=True)
 
 
+@pytest.mark.parametrize("index", [-1, 3])
+def test_a_batch_past_the_end_is_an_index_error_not_an_empty_batch(index):
+    batches = ImageBatches(SPLIT, 4, shuffle=False)  # 10 images: batches 0, 1, 2
+    assert len(batches[2][1]) == 2
+    with pytest.raises(IndexError, match=f"batch {index} of 3"):
+        batches[index]
+
+
 def test_the_order_of_an_epoch_depends_only_on_the_seed_and_the_epoch():
     a, b = ImageBatches(SPLIT, 3, shuffle=True, seed=7), ImageBatches(SPLIT, 3,
                                                                       shuffle=True, seed=7)

@@ -89,3 +89,26 @@ def test_the_bfloat16_check_reads_the_cpu_flags():
     with open("/proc/cpuinfo") as cpuinfo:
         flags = next((line for line in cpuinfo if line.startswith("flags")), "")
     assert profile_module.cpu_has_bfloat16_units() == (" amx_bf16" in flags)
+
+
+@pytest.mark.parametrize("name", PROFILE_NAMES)
+def test_an_epoch_cap_shortens_every_experiment_and_nothing_else(monkeypatch, name):
+    uncapped = get_profile(name)
+    monkeypatch.setenv("ALEXNET_MAX_EPOCHS", "2")
+    capped = get_profile(name)
+    assert capped.epoch_cap == 2 and uncapped.epoch_cap is None
+    for experiment, settings in uncapped.experiments.items():
+        short = capped[experiment]
+        assert short.epochs == min(settings.epochs, 2)
+        assert (short.image_size, short.batch_size, short.subset_size,
+                short.model_variant) == (settings.image_size, settings.batch_size,
+                                         settings.subset_size, settings.model_variant)
+    assert "a dry run: at most 2 epoch(s)" in describe(profile=capped)
+    assert "dry run" not in describe(profile=uncapped)
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "one", "1.5"])
+def test_a_bad_epoch_cap_says_what_to_use(monkeypatch, text):
+    monkeypatch.setenv("ALEXNET_MAX_EPOCHS", text)
+    with pytest.raises(ValueError, match="ALEXNET_MAX_EPOCHS=1, or unset it"):
+        get_profile("full")

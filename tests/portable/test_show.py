@@ -51,3 +51,13 @@ def test_context_of_the_drawn_set_shows_a_visible_warning(capsys, monkeypatch, d
 def test_context_without_data_says_so(capsys):
     show_context()
     assert "none (this chapter loads no data set)" in capsys.readouterr().out
+
+
+def test_a_dry_run_says_so_in_a_visible_warning(capsys, monkeypatch):
+    monkeypatch.setenv("ALEXNET_MAX_EPOCHS", "1")
+    shown = []
+    monkeypatch.setattr(show, "display", shown.append)
+    show_context(DataSource("flowers17", None, True, "Oxford 17 Flowers, 17 classes"))
+    assert "a dry run: at most 1 epoch(s)" in capsys.readouterr().out
+    assert len(shown) == 1 and "A dry run, not the experiment" in shown[0].data
+    assert "ALEXNET_MAX_EPOCHS=1 caps every experiment" in shown[0].data
