@@ -4,13 +4,15 @@ The website is built with the full profile on a GPU runner. A dry run
 (``ALEXNET_MAX_EPOCHS=1``: one epoch per experiment, ``helpers.profile.epoch_cap``) on a
 dozen photographs per class executes every full-profile code path of every chapter (the
 227-pixel inputs, batches of 128, the paper's network, the prose and tables written from
-the full profile's settings), so the GPU build cannot fail on something a CPU could have
-caught. ``portable/test_full_profile_smoke.py`` checks single steps of the same settings.
+the full profile's settings, every value the prose takes from them), so the GPU build
+cannot fail on something a CPU could have caught. ``portable/test_full_profile_smoke.py``
+checks single steps of the same settings.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -21,6 +23,8 @@ from nbclient import NotebookClient
 
 pytestmark = pytest.mark.book
 
+GLUE_ROLE = re.compile(r"\{glue:(?:text|md)\}`([^`:]+)")
+"""A number or phrase the prose takes from the computation: {glue:text}`name:.1f`."""
 PER_CLASS = {"imagenette2-160": {"train": 12, "val": 4}, "flowers17": {"train": 6, "val": 2}}
 """Images per class and split in the small copy: enough for every chapter's splits."""
 
@@ -69,3 +73,10 @@ def test_every_chapter_runs_the_full_profile_dry(chapter, dry_run_folders, monke
                     for output in cell.outputs)
     assert "profile: full" in printed and "a dry run: at most 1 epoch(s)" in printed
     assert "A dry run, not the experiment" in shown  # the page's visible warning
+    referenced = {name for cell in notebook.cells if cell.cell_type == "markdown"
+                  for name in GLUE_ROLE.findall(cell.source)}
+    glued = {output.get("metadata", {}).get("scrapbook", {}).get("name")
+             for cell in notebook.cells if cell.cell_type == "code"
+             for output in cell.outputs}
+    missing = sorted(referenced - glued)  # the full build (-W) would fail on these
+    assert not missing, f"{chapter.stem}: the prose needs values never glued: {missing}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import nbformat
 import pytest
 import yaml
 from conftest import REPO_ROOT, chapter_notebooks
@@ -26,8 +27,18 @@ def source(cell) -> str:
     return "".join(cell["source"])
 
 
-def test_toc_lists_the_ten_chapters_in_order():
+def test_toc_lists_the_chapters_in_order():
     assert [path.stem for path in CHAPTERS] == EXPECTED_CHAPTERS
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_is_a_valid_notebook_whose_cells_have_ids(path):
+    """nbformat 4.5, as Jupyter, Colab and the build write it: every cell has its own id."""
+    notebook = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+    nbformat.validate(notebook)  # raises, naming the offending field
+    assert (notebook.nbformat, notebook.nbformat_minor) >= (4, 5), f"{path.name}: upgrade to 4.5"
+    ids = [cell.get("id") for cell in notebook.cells]
+    assert all(ids) and len(set(ids)) == len(ids), f"{path.name}: missing or repeated cell ids"
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
