@@ -65,10 +65,10 @@ _SETTINGS: dict[str, Mapping[str, ExperimentSettings]] = {
         "data": ExperimentSettings(image_size=67, subset_size=None, batch_size=128,
                                    epochs=1),
         # 08: the paper's N(0, 0.01) network does not leave chance within a few CPU
-        # epochs (measured on all the images: 9.9% and 10.4% validation top-1 after
-        # two epochs, the modern variant 27% after one; 08 shows both on a subset); the
-        # modern variant (batch norm, He init) at batch 64 with
-        # helpers.train.profile_recipe's warm-up passed 60% in 4 epochs (measured)
+        # epochs (these settings on all the images: 9.9% validation top-1 after four,
+        # book/data/quick_profile_paper.*, shown in 08); the modern variant (batch
+        # norm, He init) at batch 64 with helpers.train.profile_recipe's warm-up passed
+        # 60% in 4 epochs (measured)
         "alexnet": ExperimentSettings(image_size=67, subset_size=None, batch_size=64,
                                       epochs=4, model_variant="modern",
                                       learning_rate=0.01),

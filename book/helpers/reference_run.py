@@ -15,8 +15,10 @@ the validation images (the centre crop and §4.1's ten views) and writes into ``
 
 ``--time-limit SECONDS`` ends training after the last epoch that fits
 (``helpers.train.TimeLimit``); the same command later resumes from the checkpoint.
-Chapter 08 plots the committed runs (``book/data/full_profile_*``) beside its own;
-``reference_claims`` gives the claims ledger (chapter 12) what the paper run measured.
+Chapter 08 plots the committed runs (``book/data/full_profile_*``) beside its own, and
+shows ``quick_profile_paper.*`` (``--profile quick``: the paper's network trained the
+quick profile's way, on a CPU); ``reference_claims`` gives the claims ledger
+(chapter 12) what the full profile's paper run measured.
 Checked by ``tests/portable/test_reference_run.py``; ``tests/test_full_profile_runs.py``
 checks that the committed runs were made with the profile's present settings.
 """
