@@ -73,6 +73,7 @@ def test_every_chapter_runs_the_full_profile_dry(chapter, dry_run_folders, monke
                     for output in cell.outputs)
     assert "profile: full" in printed and "a dry run: at most 1 epoch(s)" in printed
     assert "A dry run, not the experiment" in shown  # the page's visible warning
+    assert "Drawn shapes, not photographs" not in shown  # it ran on the small copy
     referenced = {name for cell in notebook.cells if cell.cell_type == "markdown"
                   for name in GLUE_ROLE.findall(cell.source)}
     glued = {output.get("metadata", {}).get("scrapbook", {}).get("name")

@@ -1,4 +1,5 @@
-"""The build stops in its first seconds, saying what to install, when Graphviz is missing."""
+"""The build's first seconds: it stops, saying what to install, when Graphviz is missing,
+and it picks the execution cache of the profile it builds."""
 
 from __future__ import annotations
 
@@ -9,12 +10,20 @@ import subprocess
 import time
 
 import pytest
+import yaml
 from conftest import REPO_ROOT
 
-# A Sphinx extension lives beside the book, not in a package: load it from its file.
-_spec = importlib.util.spec_from_file_location("preflight", REPO_ROOT / "book" / "_ext" / "preflight.py")
-preflight = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(preflight)
+
+def _extension(name: str):
+    """A Sphinx extension lives beside the book, not in a package: load it from its file."""
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "book" / "_ext" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+preflight = _extension("preflight")
+profile_cache = _extension("profile_cache")
 
 
 def test_nothing_is_missing_on_a_machine_set_up_by_the_readme():
@@ -46,3 +55,33 @@ def test_the_real_build_fails_fast_without_dot(tmp_path):
     assert "apt-get install graphviz" in output, output[-3000:]
     assert "Executing notebook" not in output, "a chapter ran before the check"
     assert seconds < 120, f"the build took {seconds:.0f} s to say graphviz is missing"
+
+
+@pytest.mark.parametrize(("environ", "name"), [
+    ({}, ".jupyter_cache"),
+    ({"ALEXNET_PROFILE": ""}, ".jupyter_cache"),
+    ({"ALEXNET_PROFILE": " Full "}, ".jupyter_cache-full"),
+    ({"ALEXNET_PROFILE": "quick"}, ".jupyter_cache-quick"),
+    ({"ALEXNET_PROFILE": "full", "ALEXNET_MAX_EPOCHS": "1"}, ".jupyter_cache-full-max1"),
+])
+def test_each_profile_and_dry_run_has_its_own_execution_cache(environ, name):
+    assert profile_cache.cache_folder_name(environ) == name
+
+
+def test_a_real_build_uses_the_profiles_cache_unless_the_config_names_one(tmp_path):
+    """A one-page book with the extension: myst-nb reports the cache it uses."""
+    (tmp_path / "intro.md").write_text("# A page\n")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
+    config = {"title": "t", "execute": {"execute_notebooks": "cache"},
+              "sphinx": {"local_extensions": {"profile_cache": str(REPO_ROOT / "book" / "_ext")}}}
+    env = {**os.environ, "ALEXNET_PROFILE": "full", "ALEXNET_MAX_EPOCHS": "1"}
+    for cache, expected in [(None, tmp_path / "_build" / ".jupyter_cache-full-max1"),
+                            (str(tmp_path / "mine"), tmp_path / "mine")]:
+        if cache:
+            config["execute"]["cache"] = cache
+        (tmp_path / "_config.yml").write_text(yaml.safe_dump(config))
+        result = subprocess.run(["jupyter-book", "build", str(tmp_path)], env=env,
+                                capture_output=True, text=True, timeout=300)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, output[-3000:]
+        assert f"Using jupyter-cache at: {expected}" in output, output[-3000:]

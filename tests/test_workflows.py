@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 
@@ -41,6 +42,20 @@ def test_book_workflow_uses_gpu_label_from_a_variable_and_deploys_pages():
     assert "_build/html/reports" in text
     assert "us-docker.pkg.dev/colab-images/public/runtime" in text
     assert set(workflow["jobs"]) >= {"build", "deploy", "colab"}
+
+
+def test_book_workflow_keeps_the_execution_cache_its_profile_uses():
+    """book/_ext/profile_cache.py names one cache per profile; the workflow keeps that one."""
+    spec = importlib.util.spec_from_file_location(
+        "profile_cache", REPO_ROOT / "book" / "_ext" / "profile_cache.py")
+    profile_cache = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(profile_cache)
+    workflow = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / "book.yml").read_text())
+    steps = workflow["jobs"]["build"]["steps"]
+    path = next(step for step in steps if step.get("name") == "Cache executed notebooks")["with"]["path"]
+    for profile in ("quick", "full"):  # the job's ALEXNET_PROFILE is one of the two
+        folder = profile_cache.cache_folder_name({"ALEXNET_PROFILE": profile})
+        assert path.replace("${{ env.ALEXNET_PROFILE }}", profile) == f"_build/{folder}"
 
 
 def test_ci_installs_all_backends_and_the_real_photographs():

@@ -1,0 +1,40 @@
+"""One execution cache per profile, so that a build never shows another profile's pages.
+
+``execute_notebooks: cache`` reuses a chapter's outputs while its code is unchanged. The
+cache does not see ``ALEXNET_PROFILE`` or ``ALEXNET_MAX_EPOCHS``, which change what the
+same code computes: a ``full`` build after a ``quick`` one on the same machine would
+show the quick pages. So each setting gets its own cache beside the default one:
+``_build/.jupyter_cache`` (neither variable set), ``.jupyter_cache-full``,
+``.jupyter_cache-full-max1`` (a dry run), ... A cache named in ``_config.yml``
+(``execute: cache:``) is left alone.
+
+Checked by ``tests/test_preflight.py``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+VARIABLES = {"ALEXNET_PROFILE": "{}", "ALEXNET_MAX_EPOCHS": "max{}"}
+"""The settings that change what a chapter computes, and how each names its cache."""
+
+
+def cache_folder_name(environ: Mapping[str, str]) -> str:
+    """``.jupyter_cache``, followed by the value of each variable that is set."""
+    parts = [form.format(environ[name].strip().lower())
+             for name, form in VARIABLES.items() if environ.get(name, "").strip()]
+    return "-".join([".jupyter_cache", *parts])
+
+
+def _choose_cache(app: Any, config: Any) -> None:
+    if not config.nb_execution_cache_path:  # jupyter-book's default: _build/...
+        folder = Path(app.outdir).parent / cache_folder_name(os.environ)
+        config.nb_execution_cache_path = str(folder)
+
+
+def setup(app: Any) -> dict[str, Any]:
+    app.connect("config-inited", _choose_cache)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
