@@ -76,8 +76,11 @@ def test_every_chapter_runs_the_full_profile_dry(chapter, dry_run_folders, monke
     assert "Drawn shapes, not photographs" not in shown  # it ran on the small copy
     referenced = {name for cell in notebook.cells if cell.cell_type == "markdown"
                   for name in GLUE_ROLE.findall(cell.source)}
-    glued = {output.get("metadata", {}).get("scrapbook", {}).get("name")
+    glued = [output.get("metadata", {}).get("scrapbook", {}).get("name")
              for cell in notebook.cells if cell.cell_type == "code"
-             for output in cell.outputs}
-    missing = sorted(referenced - glued)  # the full build (-W) would fail on these
+             for output in cell.outputs]
+    glued = [name for name in glued if name]
+    missing = sorted(referenced - set(glued))  # the full build (-W) fails on these
     assert not missing, f"{chapter.stem}: the prose needs values never glued: {missing}"
+    repeated = sorted({name for name in glued if glued.count(name) > 1})  # and on these
+    assert not repeated, f"{chapter.stem}: values glued twice: {repeated}"
