@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
 import subprocess
 import time
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import yaml
@@ -23,6 +25,14 @@ def isolated_folders(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("ALEXNET_ARTIFACTS", str(tmp_path / "artifacts"))
     monkeypatch.setenv("ALEXNET_DOWNLOAD", "0")
     return tmp_path / "data"
+
+
+def book_extension(name: str) -> ModuleType:
+    """A Sphinx extension of ``book/_ext`` (beside the book, not in a package), loaded from its file."""
+    spec = importlib.util.spec_from_file_location(name, BOOK_DIR / "_ext" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def chapter_notebooks() -> list[Path]:

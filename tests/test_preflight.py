@@ -3,7 +3,6 @@ and it picks the execution cache of the profile it builds."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -11,19 +10,10 @@ import time
 
 import pytest
 import yaml
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, book_extension
 
-
-def _extension(name: str):
-    """A Sphinx extension lives beside the book, not in a package: load it from its file."""
-    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "book" / "_ext" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-preflight = _extension("preflight")
-profile_cache = _extension("profile_cache")
+preflight = book_extension("preflight")
+profile_cache = book_extension("profile_cache")
 
 
 def test_nothing_is_missing_on_a_machine_set_up_by_the_readme():

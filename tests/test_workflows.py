@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
 
 import pytest
 import yaml
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, book_extension
 
 WORKFLOWS = sorted((REPO_ROOT / ".github" / "workflows").glob("*.yml"))
 
@@ -46,10 +45,7 @@ def test_book_workflow_uses_gpu_label_from_a_variable_and_deploys_pages():
 
 def test_book_workflow_keeps_the_execution_cache_its_profile_uses():
     """book/_ext/profile_cache.py names one cache per profile; the workflow keeps that one."""
-    spec = importlib.util.spec_from_file_location(
-        "profile_cache", REPO_ROOT / "book" / "_ext" / "profile_cache.py")
-    profile_cache = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(profile_cache)
+    profile_cache = book_extension("profile_cache")
     workflow = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / "book.yml").read_text())
     steps = workflow["jobs"]["build"]["steps"]
     path = next(step for step in steps if step.get("name") == "Cache executed notebooks")["with"]["path"]

@@ -18,7 +18,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-VARIABLES = {"ALEXNET_PROFILE": "{}", "ALEXNET_MAX_EPOCHS": "max{}"}
+from helpers.profile import EPOCH_CAP_VARIABLE, PROFILE_VARIABLE
+
+VARIABLES = {PROFILE_VARIABLE: "{}", EPOCH_CAP_VARIABLE: "max{}"}
 """The settings that change what a chapter computes, and how each names its cache."""
 
 

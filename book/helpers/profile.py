@@ -185,11 +185,10 @@ def get_profile(name: str | None = None) -> Profile:
             f"use one of {', '.join(PROFILE_NAMES)}, e.g. {PROFILE_VARIABLE}=quick"
         )
     cap = epoch_cap()
-    if cap is None:
-        return Profile(name=chosen, experiments=_SETTINGS[chosen])
-    capped = {experiment: replace(settings, epochs=min(settings.epochs, cap))
-              for experiment, settings in _SETTINGS[chosen].items()}
-    return Profile(name=chosen, experiments=_frozen(capped), epoch_cap=cap)
+    experiments = _SETTINGS[chosen] if cap is None else _frozen({
+        experiment: replace(settings, epochs=min(settings.epochs, cap))
+        for experiment, settings in _SETTINGS[chosen].items()})
+    return Profile(name=chosen, experiments=experiments, epoch_cap=cap)
 
 
 def cpu_has_bfloat16_units() -> bool:
