@@ -66,20 +66,17 @@ def test_every_chapter_runs_the_full_profile_dry(chapter, dry_run_folders, monke
     notebook = nbformat.read(chapter, as_version=4)
     NotebookClient(notebook, timeout=900, kernel_name="python3",
                    resources={"metadata": {"path": str(BOOK_DIR)}}).execute()
-    printed = "".join(output.get("text", "") for cell in notebook.cells
-                      if cell.cell_type == "code" for output in cell.outputs)
-    shown = "".join(str(output.get("data", {}).get("text/html", ""))
-                    for cell in notebook.cells if cell.cell_type == "code"
-                    for output in cell.outputs)
+    outputs = [output for cell in notebook.cells if cell.cell_type == "code"
+               for output in cell.outputs]
+    printed = "".join(output.get("text", "") for output in outputs)
+    shown = "".join(str(output.get("data", {}).get("text/html", "")) for output in outputs)
     assert "profile: full" in printed and "a dry run: at most 1 epoch(s)" in printed
     assert "A dry run, not the experiment" in shown  # the page's visible warning
     assert "Drawn shapes, not photographs" not in shown  # it ran on the small copy
     referenced = {name for cell in notebook.cells if cell.cell_type == "markdown"
                   for name in GLUE_ROLE.findall(cell.source)}
-    glued = [output.get("metadata", {}).get("scrapbook", {}).get("name")
-             for cell in notebook.cells if cell.cell_type == "code"
-             for output in cell.outputs]
-    glued = [name for name in glued if name]
+    glued = [name for output in outputs
+             if (name := output.get("metadata", {}).get("scrapbook", {}).get("name"))]
     missing = sorted(referenced - set(glued))  # the full build (-W) fails on these
     assert not missing, f"{chapter.stem}: the prose needs values never glued: {missing}"
     repeated = sorted({name for name in glued if glued.count(name) > 1})  # and on these
