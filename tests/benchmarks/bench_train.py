@@ -11,10 +11,15 @@ Measures, in one process and one run:
    before (Keras' grouped ``Conv2D(groups=2)``; TensorFlow's fused LRN kernel);
 4. the checkpoint's share of an epoch of the quick profile on Imagenette (9,469 images);
 5. the input pipeline at 227 px: ``ImageBatches`` gathering uint8 batches, and the
-   augmentation layer alone (crop, flip, PCA colour, mean subtraction), in images/s.
+   augmentation layer alone (crop, flip, PCA colour, mean subtraction), in images/s;
+6. with ``--comparison`` instead: what chapter 08's comparison of set-ups costs at the full
+   profile's size (the modern variant at 227 px with the annotated original's batch of 2,
+   with and without momentum, and with the book's batch), and the hours the full
+   profile's comparison cell spends training them.
 
     python tests/benchmarks/bench_train.py            # everything (a few minutes on 2 cores)
     python tests/benchmarks/bench_train.py --quick    # the quick-profile models only
+    python tests/benchmarks/bench_train.py --comparison   # 08's set-ups, full size (a GPU)
     ALEXNET_PRECISION=float32 python tests/benchmarks/bench_train.py   # no bfloat16
 
 The process warms up on one throwaway run (its first run is slower), then every model is
@@ -40,7 +45,7 @@ import numpy as np  # noqa: E402
 from helpers.augment import PaperAugmentation  # noqa: E402
 from helpers.data import ImageBatches, Split  # noqa: E402
 from helpers.model import TowerConv2D, build_alexnet, layer_costs  # noqa: E402
-from helpers.profile import get_profile, training_precision  # noqa: E402
+from helpers.profile import accelerator_names, get_profile, training_precision  # noqa: E402
 from helpers.shapes import resize_size  # noqa: E402
 from helpers.timing import median_times  # noqa: E402
 from helpers.train import train_model  # noqa: E402
@@ -49,13 +54,19 @@ IMAGENETTE_TRAIN = 9_469
 ROUNDS = 2  # every model is measured this many times, in turn; the fastest counts
 
 
-def matmul_gflops(n: int = 2048, repeats: int = 10) -> dict[str, float]:
-    """``n x n`` matrix products per second as GFLOP/s (median of ``repeats``), by dtype."""
+def matmul_gflops(n: int | None = None, repeats: int = 10) -> dict[str, float]:
+    """``n x n`` matrix products per second as GFLOP/s (median of ``repeats``), by dtype.
+
+    ``n`` is 2,048 on a CPU and 8,192 on an accelerator, where a smaller product takes
+    less time than launching it. Only one element of each product is copied back to the
+    host (it waits for the whole product), so the copy is not what is timed.
+    """
+    n = n or (8192 if accelerator_names() else 2048)
     a = keras.random.normal((n, n), seed=1)
     b = keras.random.normal((n, n), seed=2)
     pairs = {"float32": (a, b), "bfloat16": (keras.ops.cast(a, "bfloat16"),
                                              keras.ops.cast(b, "bfloat16"))}
-    calls = {dtype: (lambda x=x, y=y: keras.ops.convert_to_numpy(keras.ops.matmul(x, y)))
+    calls = {dtype: (lambda x=x, y=y: float(keras.ops.matmul(x, y)[0, 0]))
              for dtype, (x, y) in pairs.items()}
     seconds = median_times(calls, repeats)
     return {dtype: 2 * n**3 / s / 1e9 for dtype, s in seconds.items()}
@@ -72,14 +83,16 @@ def stage(size: int, images: np.ndarray) -> PaperAugmentation:
     return layer.set_statistics(images.mean(axis=0), np.full(3, 0.01), np.eye(3))
 
 
-def train_rate(build, size: int, batch: int, n: int, folder: Path) -> dict[str, float]:
+def train_rate(build, size: int, batch: int, n: int, folder: Path,
+               momentum: float = 0.9) -> dict[str, float]:
     """images/s of the second epoch of ``train_model`` on ``n`` synthetic images; checkpoint s."""
     split = synthetic_split(n, resize_size(size))
     small_val = Split(split.images[:batch], split.labels[:batch], [])
     result = train_model(lambda: build(stage(size, split.images)),
                          ImageBatches(split, batch, shuffle=True),
                          ImageBatches(small_val, batch, shuffle=False),
-                         run_name="bench", directory=folder, epochs=2, resume=False, verbose=0)
+                         run_name="bench", directory=folder, epochs=2, resume=False,
+                         momentum=momentum, verbose=0)
     last = result.history.iloc[-1]
     macs = layer_costs(result.model)["multiply_adds"].sum()
     images_per_s = n / last["seconds"]
@@ -122,17 +135,25 @@ def pipeline_rates(size: int = 227, batch: int = 128, n: int = 1024) -> dict[str
         batches[i]
     gather = n / (time.perf_counter() - start)
     layer = stage(size, split.images)
-    run = keras.ops.convert_to_numpy
+    def run(images) -> float:  # waits for the batch; copies one number, not the batch
+        return float(images[0, 0, 0, 0])
+
     run(layer(split.images[:batch], training=True))  # warm-up
     start = time.perf_counter()
     for i in range(len(batches)):
         run(layer(batches[i][0], training=True))
     rates = {"ImageBatches (uint8 gather)": gather,
              "PaperAugmentation (eager, per batch)": n / (time.perf_counter() - start)}
-    if keras.backend.backend() == "tensorflow":  # as it runs: inside the compiled step
+    compiled = None  # as it runs: inside the compiled step
+    if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
         compiled = tf.function(lambda x: layer(x, training=True))
+    elif keras.backend.backend() == "jax":
+        import jax
+
+        compiled = jax.jit(lambda x: layer(x, training=True))
+    if compiled is not None:
         run(compiled(batches[0][0]))
         start = time.perf_counter()
         for i in range(len(batches)):
@@ -141,9 +162,39 @@ def pipeline_rates(size: int = 227, batch: int = 128, n: int = 1024) -> dict[str
     return rates
 
 
+def comparison_cost(folder: Path, steps: int = 256) -> None:
+    """08's set-ups at the full profile's size: images/s, and the full profile's minutes."""
+    cmp = get_profile("full")["comparison"]
+    setups = {  # name: (batch, momentum, rows of 08's table trained this way)
+        "batch 2, no momentum (the original)": (2, 0.0, 1),
+        "batch 2, momentum 0.9 (two rows: flips)": (2, 0.9, 2),
+        f"batch {cmp.batch_size}, momentum 0.9 (the book's)": (cmp.batch_size, 0.9, 1)}
+
+    def build(input_stage):
+        return build_alexnet(10, cmp.image_size, "modern", input_stage=input_stage)
+
+    train_rate(build, cmp.image_size, 2, 2 * 16, folder / "warm-up")
+    print(f"08's comparison at {cmp.image_size} px, modern variant, "
+          f"{steps} steps an epoch; the full profile trains each set-up for "
+          f"{cmp.epochs} epochs of {IMAGENETTE_TRAIN:,} images")
+    print(f"{'set-up':44s} {'img/s':>7} {'epoch s':>8} {'minutes':>8}")
+    total = 0.0
+    for i, (name, (batch, momentum, rows)) in enumerate(setups.items()):
+        row = train_rate(build, cmp.image_size, batch, batch * steps, folder / str(i),
+                         momentum=momentum)
+        epoch = IMAGENETTE_TRAIN / row["images/s"]
+        minutes = epoch * cmp.epochs / 60 * rows
+        total += minutes
+        print(f"{name:44s} {row['images/s']:7.0f} {epoch:8.1f} {minutes:8.1f}")
+    print(f"the full profile's comparison cell (four set-ups): {total:.0f} minutes of "
+          "training at most")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="only the quick-profile models")
+    parser.add_argument("--comparison", action="store_true",
+                        help="only 08's comparison of set-ups at the full profile's size")
     args = parser.parse_args()
     rates = matmul_gflops()
     peak = rates["float32"]
@@ -151,11 +202,16 @@ def main() -> None:
           f"training precision {training_precision()}")
     print(f"float32 matmul: {peak:.1f} GFLOP/s (the yardstick); "
           f"bfloat16 matmul: {rates['bfloat16']:.1f} GFLOP/s\n")
+    if args.comparison:
+        with tempfile.TemporaryDirectory() as folder:
+            comparison_cost(Path(folder))
+        return
     quick, full = get_profile("quick")["alexnet"], get_profile("full")["alexnet"]
     runs = [("quick", quick.image_size, quick.batch_size, variant, 1024)
             for variant in ("paper", "modern")]
     if not args.quick:
-        runs += [("full", full.image_size, full.batch_size, variant, 2 * full.batch_size)
+        steps = 32 if accelerator_names() else 2  # a GPU's epoch of 2 steps is overhead
+        runs += [("full", full.image_size, full.batch_size, variant, steps * full.batch_size)
                  for variant in ("paper", "modern")]
     measured = {}  # name -> (builder, size, batch, n)
     for profile, size, batch, variant, n in runs:
