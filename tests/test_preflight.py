@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import time
 
+import nbformat
 import pytest
 import yaml
 from conftest import REPO_ROOT, book_extension
@@ -48,11 +49,11 @@ def test_the_real_build_fails_fast_without_dot(tmp_path):
 
 
 @pytest.mark.parametrize(("environ", "name"), [
-    ({}, ".jupyter_cache"),
-    ({"ALEXNET_PROFILE": ""}, ".jupyter_cache"),
-    ({"ALEXNET_PROFILE": " Full "}, ".jupyter_cache-full"),
-    ({"ALEXNET_PROFILE": "quick"}, ".jupyter_cache-quick"),
-    ({"ALEXNET_PROFILE": "full", "ALEXNET_MAX_EPOCHS": "1"}, ".jupyter_cache-full-max1"),
+    ({}, ".jupyter_cache/default"),
+    ({"ALEXNET_PROFILE": ""}, ".jupyter_cache/default"),
+    ({"ALEXNET_PROFILE": " Full "}, ".jupyter_cache/full"),
+    ({"ALEXNET_PROFILE": "quick"}, ".jupyter_cache/quick"),
+    ({"ALEXNET_PROFILE": "full", "ALEXNET_MAX_EPOCHS": "1"}, ".jupyter_cache/full-max1"),
 ])
 def test_each_profile_and_dry_run_has_its_own_execution_cache(environ, name):
     assert profile_cache.cache_folder_name(environ) == name
@@ -60,12 +61,14 @@ def test_each_profile_and_dry_run_has_its_own_execution_cache(environ, name):
 
 def test_a_real_build_uses_the_profiles_cache_unless_the_config_names_one(tmp_path):
     """A one-page book with the extension: myst-nb reports the cache it uses."""
-    (tmp_path / "intro.md").write_text("# A page\n")
+    page = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# A page"),
+                                           nbformat.v4.new_code_cell("print(1)")])
+    nbformat.write(page, tmp_path / "intro.ipynb")
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
     config = {"title": "t", "execute": {"execute_notebooks": "cache"},
               "sphinx": {"local_extensions": {"profile_cache": str(REPO_ROOT / "book" / "_ext")}}}
     env = {**os.environ, "ALEXNET_PROFILE": "full", "ALEXNET_MAX_EPOCHS": "1"}
-    for cache, expected in [(None, tmp_path / "_build" / ".jupyter_cache-full-max1"),
+    for cache, expected in [(None, tmp_path / "_build" / ".jupyter_cache" / "full-max1"),
                             (str(tmp_path / "mine"), tmp_path / "mine")]:
         if cache:
             config["execute"]["cache"] = cache
@@ -75,3 +78,9 @@ def test_a_real_build_uses_the_profiles_cache_unless_the_config_names_one(tmp_pa
         output = result.stdout + result.stderr
         assert result.returncode == 0, output[-3000:]
         assert f"Using jupyter-cache at: {expected}" in output, output[-3000:]
+        assert (expected / "global.db").is_file(), "the cache was not created"
+        # `jupyter-book clean` empties _build but keeps the profiles' caches
+        subprocess.run(["jupyter-book", "clean", str(tmp_path)], check=True,
+                       capture_output=True, timeout=120)
+        assert not (tmp_path / "_build" / "html").exists()
+        assert (expected / "global.db").is_file(), f"clean deleted {expected}"

@@ -3,10 +3,12 @@
 ``execute_notebooks: cache`` reuses a chapter's outputs while its code is unchanged. The
 cache does not see ``ALEXNET_PROFILE`` or ``ALEXNET_MAX_EPOCHS``, which change what the
 same code computes: a ``full`` build after a ``quick`` one on the same machine would
-show the quick pages. So each setting gets its own cache beside the default one:
-``_build/.jupyter_cache`` (neither variable set), ``.jupyter_cache-full``,
-``.jupyter_cache-full-max1`` (a dry run), ... A cache named in ``_config.yml``
-(``execute: cache:``) is left alone.
+show the quick pages. So each setting gets its own cache, all of them inside
+``_build/.jupyter_cache``, the one folder that ``jupyter-book clean`` keeps (a full
+profile's cache spares re-executing its chapters on a GPU): ``.jupyter_cache/default``
+(neither variable set), ``.jupyter_cache/full``, ``.jupyter_cache/full-max1`` (a dry
+run), ...
+A cache named in ``_config.yml`` (``execute: cache:``) is left alone.
 
 Checked by ``tests/test_preflight.py``.
 """
@@ -25,10 +27,10 @@ VARIABLES = {PROFILE_VARIABLE: "{}", EPOCH_CAP_VARIABLE: "max{}"}
 
 
 def cache_folder_name(environ: Mapping[str, str]) -> str:
-    """``.jupyter_cache``, followed by the value of each variable that is set."""
+    """``.jupyter_cache/``, then the value of each variable set (or ``default``)."""
     parts = [form.format(environ[name].strip().lower())
              for name, form in VARIABLES.items() if environ.get(name, "").strip()]
-    return "-".join([".jupyter_cache", *parts])
+    return f".jupyter_cache/{'-'.join(parts) or 'default'}"
 
 
 def _choose_cache(app: Any, config: Any) -> None:
