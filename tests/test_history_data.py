@@ -16,8 +16,8 @@ DATA = BOOK_DIR / "data"
 BIB = (BOOK_DIR / "references.bib").read_text()
 BIB_KEYS = set(re.findall(r"^@\w+\{([^,\s]+),", BIB, flags=re.MULTILINE))
 NOT_HISTORY = {"paper_claims.csv", "full_profile_claims.csv"}  # the ledger's tables
-MEASURED = ("figure1_", "full_profile_", "quick_profile_")  # their own tests: test_figure1_study,
-# test_full_profile_runs
+# measured runs, checked by their own tests (test_figure1_study, test_full_profile_runs)
+MEASURED = ("figure1_", "full_profile_", "quick_profile_")
 CSV_FILES = sorted(p for p in DATA.glob("*.csv") if p.name not in NOT_HISTORY
                    and not p.name.startswith(MEASURED))
 

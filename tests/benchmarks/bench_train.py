@@ -14,7 +14,7 @@ Measures, in one process and one run:
    augmentation layer alone (crop, flip, PCA colour, mean subtraction), in images/s;
 6. with ``--comparison`` instead: what chapter 08's comparison of set-ups costs at the full
    profile's size (the modern variant at 227 px with the annotated original's batch of 2,
-   with and without momentum, and with the book's batch), and the hours the full
+   with and without momentum, and with the book's batch), and the minutes the full
    profile's comparison cell spends training them.
 
     python tests/benchmarks/bench_train.py            # everything (a few minutes on 2 cores)
@@ -54,14 +54,12 @@ IMAGENETTE_TRAIN = 9_469
 ROUNDS = 2  # every model is measured this many times, in turn; the fastest counts
 
 
-def matmul_gflops(n: int | None = None, repeats: int = 10) -> dict[str, float]:
+def matmul_gflops(n: int = 2048, repeats: int = 10) -> dict[str, float]:
     """``n x n`` matrix products per second as GFLOP/s (median of ``repeats``), by dtype.
 
-    ``n`` is 2,048 on a CPU and 8,192 on an accelerator, where a smaller product takes
-    less time than launching it. Only one element of each product is copied back to the
-    host (it waits for the whole product), so the copy is not what is timed.
+    Only one element of each product is copied back to the host (it waits for the
+    whole product), so the copy is not what is timed.
     """
-    n = n or (8192 if accelerator_names() else 2048)
     a = keras.random.normal((n, n), seed=1)
     b = keras.random.normal((n, n), seed=2)
     pairs = {"float32": (a, b), "bfloat16": (keras.ops.cast(a, "bfloat16"),
@@ -165,7 +163,7 @@ def pipeline_rates(size: int = 227, batch: int = 128, n: int = 1024) -> dict[str
 def comparison_cost(folder: Path, steps: int = 256) -> None:
     """08's set-ups at the full profile's size: images/s, and the full profile's minutes."""
     cmp = get_profile("full")["comparison"]
-    setups = {  # name: (batch, momentum, rows of 08's table trained this way)
+    setups = {  # name: (batch, momentum, rows of 08's `setups` trained this way)
         "batch 2, no momentum (the original)": (2, 0.0, 1),
         "batch 2, momentum 0.9 (two rows: flips)": (2, 0.9, 2),
         f"batch {cmp.batch_size}, momentum 0.9 (the book's)": (cmp.batch_size, 0.9, 1)}
@@ -196,7 +194,9 @@ def main() -> None:
     parser.add_argument("--comparison", action="store_true",
                         help="only 08's comparison of set-ups at the full profile's size")
     args = parser.parse_args()
-    rates = matmul_gflops()
+    accelerated = bool(accelerator_names())
+    # on an accelerator a smaller product takes less time than launching it
+    rates = matmul_gflops(8192 if accelerated else 2048)
     peak = rates["float32"]
     print(f"backend {keras.backend.backend()}, {os.cpu_count()} cores, "
           f"training precision {training_precision()}")
@@ -210,7 +210,7 @@ def main() -> None:
     runs = [("quick", quick.image_size, quick.batch_size, variant, 1024)
             for variant in ("paper", "modern")]
     if not args.quick:
-        steps = 32 if accelerator_names() else 2  # a GPU's epoch of 2 steps is overhead
+        steps = 32 if accelerated else 2  # on a GPU an epoch of 2 steps is overhead
         runs += [("full", full.image_size, full.batch_size, variant, steps * full.batch_size)
                  for variant in ("paper", "modern")]
     measured = {}  # name -> (builder, size, batch, n)
