@@ -8,7 +8,8 @@ share, in four steps that are the same for every archive:
    (``--archive PATH``: a copy or a mirror), which is only ever read: never moved,
    modified or deleted.
 2. **Check them** against a set of acceptable checksums (``data_scripts.fetch.verify``:
-   any one of the published MD5s will do).
+   any one of the published MD5s will do). A download that fails is quarantined as
+   ``<file>.bad-md5`` and not downloaded again until it is deleted or ``--md5`` is given.
 3. **Extract safely**: every member is checked before anything is written (no absolute
    paths, no ``..``, no links that point out of the folder), and ``tarfile``'s "data"
    filter is applied as a second line of defence.
@@ -105,6 +106,7 @@ def install(
     retries: int = 3,
     timeout: tuple[float, float] = TIMEOUT,
     progress: bool = True,
+    retry_quarantined: bool = False,
 ) -> Path:
     """Install the archive from ``url`` or the local file ``archive`` as ``data_dir/name``; return that folder.
 
@@ -116,6 +118,8 @@ def install(
     ``settings``, and is renamed to ``data_dir/name``. A folder that already has the
     marker is returned untouched; if its ``settings`` differ, :class:`DownloadError`.
     A downloaded archive is deleted afterwards unless ``keep_archive``; a local one never.
+    A download that failed its check stays quarantined (``data_scripts.fetch.fetch``)
+    unless ``retry_quarantined`` (the caller was given ``--md5``).
     """
     if (url is None) == (archive is None):
         raise ValueError("install: pass exactly one of url= (download) and archive= (a local file)")
@@ -141,7 +145,15 @@ def install(
         )
     else:
         dest = data_dir / "downloads" / (filename or f"{name}.tgz")
-        source, matched = fetch_matching(url, dest, checksums, retries=retries, timeout=timeout, progress=progress)
+        source, matched = fetch_matching(
+            url,
+            dest,
+            checksums,
+            retries=retries,
+            timeout=timeout,
+            progress=progress,
+            retry_quarantined=retry_quarantined,
+        )
     marker = {"source": str(url or source.resolve()), "md5": matched.md5 if matched else None, "settings": settings}
     _extract_and_install(source, target, arrange, marker, local=archive is not None, progress=progress)
     if archive is None and not keep_archive:

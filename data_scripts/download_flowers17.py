@@ -185,6 +185,7 @@ def install_flowers17(
         settings={"seed": seed, "val_per_class": val_per_class},
         keep_archive=keep_archive,
         progress=progress,
+        retry_quarantined=md5 is not None,
     )
 
 

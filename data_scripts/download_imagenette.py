@@ -89,6 +89,7 @@ def install_imagenette(
         checksums=checksums,
         keep_archive=keep_archive,
         progress=progress,
+        retry_quarantined=md5 is not None,
     )
 
 

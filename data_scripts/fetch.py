@@ -8,8 +8,13 @@
    good when its MD5 matches any one of them, and its size too where the checksum's
    source publishes one. Several sources publish different MD5s for "the same"
    official archive, so accepting only one would reject a good file for some users.
+   A whole download that matches none is quarantined as ``<file>.bad-md5`` and not
+   downloaded again (if the server changed its archive, every later run would fetch
+   the same wrong bytes): it is installed once ``--md5`` names its MD5, and downloaded
+   afresh once it is deleted or ``--md5`` names another.
 
-Every failure is a :class:`DownloadError` whose message says what to do.
+Every failure is a :class:`DownloadError` whose message says what to do; a server that
+cannot be reached at all is an :class:`UnreachableError`.
 
 Used by ``data_scripts.archives``; tested in ``tests/test_archives.py`` against an HTTP
 server on 127.0.0.1.
@@ -29,6 +34,7 @@ from tqdm import tqdm
 # Connect within 10 s (an unreachable network fails fast), then at most 60 s between two reads.
 TIMEOUT = (10.0, 60.0)
 CHUNK = 1 << 16
+QUARANTINE_SUFFIX = ".bad-md5"
 
 
 class DownloadError(RuntimeError):
@@ -37,6 +43,14 @@ class DownloadError(RuntimeError):
 
 class ChecksumError(DownloadError):
     """An archive's MD5 (or size) matches none of the acceptable checksums."""
+
+
+class UnreachableError(DownloadError):
+    """Not one byte came from ``url``: no network, a refused connection or a timeout."""
+
+    def __init__(self, message: str, url: str):
+        super().__init__(message)
+        self.url = url
 
 
 @dataclass(frozen=True)
@@ -84,6 +98,41 @@ def verify(path: Path, checksums: Collection[Checksum] | None, *, advice: str = 
         f"{path} ({size:,} bytes, {found}) matches none of the accepted checksums [{accepted}]"
         + (f"; {advice}" if advice else "")
     )
+
+
+def quarantine_path(dest: Path) -> Path:
+    """Where a download of ``dest`` that failed its check is kept: ``<dest>.bad-md5``."""
+    return dest.with_name(dest.name + QUARANTINE_SUFFIX)
+
+
+def _quarantine_advice(url: str, bad: Path) -> str:
+    return (
+        f"if {url} now serves a different archive, check where it comes from and pass its MD5 with --md5 "
+        f"(it is then installed from {bad.name}, without a download); otherwise delete {bad} and run again "
+        "to download it afresh"
+    )
+
+
+def _release_quarantine(url: str, dest: Path, checksums: Collection[Checksum] | None, retry: bool) -> None:
+    """Deal with a download quarantined by an earlier run, before downloading ``dest`` again.
+
+    It becomes ``dest`` when it now passes the check (``--md5`` names its MD5); it is
+    deleted when ``retry`` (``--md5`` names another: a fresh download may match);
+    otherwise :class:`ChecksumError`: the same server would send the same bytes.
+    """
+    bad = quarantine_path(dest)
+    if not bad.exists():
+        return
+    try:
+        verify(bad, checksums)
+    except ChecksumError as error:
+        if retry:
+            bad.unlink()
+            return
+        raise ChecksumError(
+            f"an earlier download is quarantined and not downloaded again: {error}; {_quarantine_advice(url, bad)}"
+        ) from None
+    os.replace(bad, dest)
 
 
 def _http_error(url: str, response: requests.Response) -> DownloadError:
@@ -135,6 +184,7 @@ def fetch(
     retries: int = 3,
     timeout: tuple[float, float] = TIMEOUT,
     progress: bool = True,
+    retry_quarantined: bool = False,
 ) -> Path:
     """Download ``url`` to ``dest`` through ``<dest>.part``, resuming a part left by an earlier run; return ``dest``.
 
@@ -142,10 +192,22 @@ def fetch(
     fails is kept (it may be a good file checked against a stale list) and reported. A
     dropped connection is resumed with an HTTP Range request, up to ``retries`` more
     times while each attempt makes progress; an attempt that gets no bytes (no network)
-    fails at once, keeping the part for the next run. A whole part that fails the check
-    is removed. ``timeout`` is (connect, read) in seconds.
+    fails at once (:class:`UnreachableError` when no connection was made), keeping the
+    part for the next run. A whole part that fails the check is quarantined as
+    ``<dest>.bad-md5`` (:func:`quarantine_path`): later calls raise
+    :class:`ChecksumError` at once, without a request, until it is deleted or it passes
+    the check; ``retry_quarantined`` (the caller passed ``--md5``) deletes one that does
+    not pass and downloads afresh. ``timeout`` is (connect, read) in seconds.
     """
-    return fetch_matching(url, Path(dest), checksums, retries=retries, timeout=timeout, progress=progress)[0]
+    return fetch_matching(
+        url,
+        Path(dest),
+        checksums,
+        retries=retries,
+        timeout=timeout,
+        progress=progress,
+        retry_quarantined=retry_quarantined,
+    )[0]
 
 
 def fetch_matching(
@@ -156,8 +218,11 @@ def fetch_matching(
     retries: int,
     timeout: tuple[float, float],
     progress: bool,
+    retry_quarantined: bool = False,
 ) -> tuple[Path, Checksum | None]:
     """:func:`fetch`, also returning the checksum the file matched (``None``: none given)."""
+    if not dest.exists():
+        _release_quarantine(url, dest, checksums, retry_quarantined)
     if dest.exists():
         advice = (
             "it is kept: if it is the archive you want, pass its MD5 with --md5; "
@@ -174,11 +239,14 @@ def fetch_matching(
         except requests.RequestException as error:
             kept = part.stat().st_size if part.exists() else 0
             if attempt == retries or kept <= before:
-                raise DownloadError(
+                message = (
                     f"could not download {url} ({type(error).__name__}: {error}); {kept:,} bytes are kept in "
                     f"{part}: check the network and run the same command again to resume, "
                     "or install from a copy of the archive with --archive PATH"
-                ) from error
+                )
+                if kept <= before and isinstance(error, requests.ConnectionError | requests.Timeout):
+                    raise UnreachableError(message, url) from error
+                raise DownloadError(message) from error
     got = part.stat().st_size if part.exists() else 0
     if total is not None and got < total:
         raise DownloadError(
@@ -193,14 +261,27 @@ def fetch_matching(
     try:
         matched = verify(part, checksums)
     except ChecksumError as error:
-        part.unlink()
+        bad = quarantine_path(dest)
+        os.replace(part, bad)
+        found = str(error).replace(str(part), str(bad))  # the file is known by its new name
         raise ChecksumError(
-            f"the download from {url} is not the expected archive: {error}. It was removed: run the same "
-            "command again to download it afresh; if the server now publishes a different archive, "
-            "pass its MD5 with --md5"
+            f"the download from {url} is not the expected archive: {found}. It is quarantined and will not "
+            f"be downloaded again: {_quarantine_advice(url, bad)}"
         ) from None
     os.replace(part, dest)  # atomic: ``dest`` is always a whole, checked archive
     return dest, matched
 
 
-__all__ = ["TIMEOUT", "Checksum", "ChecksumError", "DownloadError", "fetch", "fetch_matching", "md5sum", "verify"]
+__all__ = [
+    "QUARANTINE_SUFFIX",
+    "TIMEOUT",
+    "Checksum",
+    "ChecksumError",
+    "DownloadError",
+    "UnreachableError",
+    "fetch",
+    "fetch_matching",
+    "md5sum",
+    "quarantine_path",
+    "verify",
+]

@@ -14,6 +14,8 @@ or hard-linked with ``--link`` (no extra disk space), into ``<data>/mini-imagene
 
     python -m data_scripts.make_mini_imagenet --source ~/imagenet-mini
     python -m data_scripts.make_mini_imagenet --source ~/ILSVRC --classes tench goldfish --out ~/data/fish
+
+Tested in ``tests/test_make_mini_imagenet.py``.
 """
 
 from __future__ import annotations
@@ -75,7 +77,8 @@ def _images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def collect(source: Path, wnids: list[str], *, val_fraction: float = 0.1, seed: int = 2012):
+def collect(source: Path, wnids: list[str], *, val_fraction: float = 0.1,
+            seed: int = 2012) -> dict[str, dict[str, list[Path]]]:
     """{split: {wnid: [image paths]}} for ``wnids`` found in ``source`` (see the module's docstring)."""
     source = Path(source).expanduser()
     base = _find(source, "Data/CLS-LOC", "ILSVRC/Data/CLS-LOC", ".") or source

@@ -15,6 +15,8 @@ interrupted run never leaves half a set behind.
 
     python -m data_scripts.make_offline_dataset               # into $ALEXNET_DATA/offline
     python -m data_scripts.make_offline_dataset --out /tmp/offline --train-per-class 50
+
+Tested in ``tests/test_make_offline_dataset.py``.
 """
 
 from __future__ import annotations

@@ -16,6 +16,29 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BOOK_DIR = REPO_ROOT / "book"
+# The browser of the site tests (test_site.py): Debian's Chromium by default; CHROMIUM_PATH names
+# another (GitHub's runners ship Google Chrome).
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+
+
+def missing_browser() -> str | None:
+    """Why the site tests cannot drive a browser, with the line that installs what is missing; None if they can."""
+    if not CHROMIUM.exists():
+        return (f"{CHROMIUM} is missing: install Debian's browser with `apt-get install chromium` (.ci/run does "
+                "this when it runs as root), or name another Chromium or Chrome in CHROMIUM_PATH")
+    if importlib.util.find_spec("playwright") is None:
+        return "Playwright's Python package is missing: `python -m pip install -r requirements.txt`"
+    return None
+
+
+@pytest.hookimpl(trylast=True)  # after -m and -k have deselected what they leave out
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Stop in the session's first seconds, not after the book build, when the selected tests include the site
+    tests and no browser can run them."""
+    problem = missing_browser() if any(item.get_closest_marker("browser") for item in items) else None
+    if problem:
+        pytest.exit(f"the site tests need a browser. {problem}. (To run the other tests without it: "
+                    "python -m pytest -m 'not browser'.)", returncode=pytest.ExitCode.TESTS_FAILED)
 
 
 @pytest.fixture()

@@ -116,11 +116,41 @@ def test_a_part_longer_than_the_file_is_removed(server, tmp_path):
     fetch.fetch(f"{server.url}/a.tgz", tmp_path / "a.tgz", checksums=[Checksum(md5(GOOD))], progress=False)
 
 
-def test_wrong_checksum_removes_the_download_and_says_what_to_do(server, tmp_path):
+def test_a_download_that_fails_the_check_is_quarantined_and_not_fetched_again(server, tmp_path):
+    """An upstream archive that changed would otherwise be fetched again by every run."""
     server.files["/a.tgz"] = GOOD
-    with pytest.raises(ChecksumError, match=f"MD5 {md5(GOOD)}.*removed: run the same command again.*--md5"):
-        fetch.fetch(f"{server.url}/a.tgz", tmp_path / "a.tgz", checksums=[STALE], progress=False)
-    assert tree(tmp_path) == []
+    url, dest = f"{server.url}/a.tgz", tmp_path / "a.tgz"
+    with pytest.raises(ChecksumError, match=f"a.tgz.bad-md5 .*MD5 {md5(GOOD)}.*quarantined.*--md5.*delete"):
+        fetch.fetch(url, dest, checksums=[STALE], progress=False)
+    assert tree(tmp_path) == ["a.tgz.bad-md5"] and fetch.quarantine_path(dest).read_bytes() == GOOD
+    for _ in range(2):  # later runs stop at once, with the same advice
+        with pytest.raises(ChecksumError, match="quarantined and not downloaded again.*--md5.*delete"):
+            fetch.fetch(url, dest, checksums=[STALE], progress=False)
+    assert len(server.requests) == 1 and tree(tmp_path) == ["a.tgz.bad-md5"]
+
+
+def test_a_quarantined_download_is_installed_once_md5_names_it(server, tmp_path):
+    server.files["/a.tgz"] = GOOD
+    url, dest = f"{server.url}/a.tgz", tmp_path / "a.tgz"
+    with pytest.raises(ChecksumError):
+        fetch.fetch(url, dest, checksums=[STALE], progress=False)
+    # --md5 of the quarantined file: it becomes the archive, with no second download
+    assert fetch.fetch(url, dest, checksums=[Checksum(md5(GOOD))], retry_quarantined=True, progress=False) == dest
+    assert tree(tmp_path) == ["a.tgz"] and len(server.requests) == 1
+
+
+def test_another_md5_or_deleting_the_quarantine_downloads_afresh(server, tmp_path):
+    server.files["/a.tgz"] = GOOD
+    url, dest = f"{server.url}/a.tgz", tmp_path / "a.tgz"
+    with pytest.raises(ChecksumError):
+        fetch.fetch(url, dest, checksums=[STALE], progress=False)
+    with pytest.raises(ChecksumError, match="quarantined and will not"):  # --md5 of another file: fetched again
+        fetch.fetch(url, dest, checksums=[Checksum("1" * 32)], retry_quarantined=True, progress=False)
+    assert len(server.requests) == 2
+    fetch.quarantine_path(dest).unlink()  # what the message says to do when the server is fixed
+    server.files["/a.tgz"] = b"x" * 100
+    assert fetch.fetch(url, dest, checksums=[Checksum(md5(b"x" * 100))], progress=False).read_bytes() == b"x" * 100
+    assert len(server.requests) == 3 and tree(tmp_path) == ["a.tgz"]
 
 
 def test_an_existing_archive_that_fails_the_check_is_kept(server, tmp_path):
@@ -132,16 +162,19 @@ def test_an_existing_archive_that_fails_the_check_is_kept(server, tmp_path):
 
 
 def test_http_errors_and_an_unreachable_network_fail_fast_with_advice(server, tmp_path, monkeypatch):
-    with pytest.raises(DownloadError, match="HTTP 404.*check the URL"):
+    with pytest.raises(DownloadError, match="HTTP 404.*check the URL") as http_error:
         fetch.fetch(f"{server.url}/missing.tgz", tmp_path / "a.tgz", retries=3, progress=False)
     assert len(server.requests) == 1  # not retried
+    assert not isinstance(http_error.value, fetch.UnreachableError)  # the server answered
     calls = []
     get = fetch.requests.get
     monkeypatch.setattr(fetch.requests, "get", lambda *args, **kwargs: calls.append(kwargs) or get(*args, **kwargs))
     start = time.monotonic()
-    with pytest.raises(DownloadError, match="check the network.*--archive"):
-        fetch.fetch(f"{closed_port_url()}/a.tgz", tmp_path / "a.tgz", retries=3, progress=False)
+    url = f"{closed_port_url()}/a.tgz"
+    with pytest.raises(fetch.UnreachableError, match="check the network.*--archive") as unreachable:
+        fetch.fetch(url, tmp_path / "a.tgz", retries=3, progress=False)
     assert time.monotonic() - start < 5 and len(calls) == 1  # no bytes came: no retry
+    assert unreachable.value.url == url
     assert calls[0]["timeout"] == fetch.TIMEOUT == (10.0, 60.0)  # connect within 10 s, so no network fails fast
 
 

@@ -64,6 +64,7 @@ LOAD_AND_COMPARE = """
 import json, sys
 import numpy as np
 from helpers.augment import PaperAugmentation
+from helpers.layers import relative_error
 from helpers.model import build_alexnet
 import keras
 
@@ -75,8 +76,7 @@ differences = {}
 for source in sources:
     model.load_weights(f"{folder}/{source}.weights.h5")
     logits = keras.ops.convert_to_numpy(model(images, training=False))
-    expected = np.load(f"{folder}/{source}-logits.npy")
-    differences[source] = float(np.abs(logits - expected).max() / np.abs(expected).max())
+    differences[source] = relative_error(logits, np.load(f"{folder}/{source}-logits.npy"))
 print(json.dumps(differences))
 """
 

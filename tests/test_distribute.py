@@ -45,10 +45,18 @@ def test_the_two_gpu_split_puts_half_of_every_layer_on_each_device_and_changes_n
         assert placement.loc["conv2", device] == "(5, 5, 48, 128)"
         assert placement.loc["conv3", device] == "(3, 3, 256, 192)"
         assert placement.loc["fc7", device] == "(4096, 2048)"
-        assert placement.loc["fc8", device] == "(4096, 10)"  # copied: 10 classes
+        assert placement.loc["fc8", device] == "(4096, 5)"  # half of the 10 classes
     assert report["max_logit_difference"] <= 1e-5 * max(1.0, report["max_logit"])
-    assert report["communication"].get("conv3", 0) >= 1, "conv3 reads both towers' maps"
-    assert report["communication"].get("fc6", 0) >= 1, "fc6 reads both towers' maps"
+    talks = report["communication"]
+    gathers = talks["all-gather"]
+    # §3.2: conv3 and the fully connected layers read both towers' maps, nothing else
+    assert gathers[gathers > 0].index.tolist() == ["conv3", "fc6", "fc7", "fc8"]
+    assert (gathers[gathers > 0] == 1).all()
+    # the book's LRN window crosses the towers' edge: one exchange of two maps each
+    permutes = talks["collective-permute"]
+    assert permutes[permutes > 0].to_dict() == {"lrn1": 1, "lrn2": 1}
+    assert set(talks.columns) == {"all-gather", "collective-permute"}
+    assert talks.loc[["conv1", "conv2", "conv4", "conv5", "pool5"]].to_numpy().sum() == 0
 
 
 DATA_PARALLEL = """
@@ -85,6 +93,74 @@ size = max(float(np.abs(a).max()) for a in weights["one"])
 print(json.dumps({{"difference": diff, "size": size,
                    "devices": len(keras.distribution.list_devices())}}))
 """
+
+UNEVEN = """
+import json, os, sys
+import numpy as np
+import keras
+from helpers.data import ImageBatches, Split
+from helpers.evaluate import predict, top_k_accuracy
+from helpers.model import build_alexnet
+from helpers.seeding import set_seed
+from helpers.train import train_model
+
+rng = np.random.default_rng(0)
+images = rng.integers(0, 256, (104, 77, 77, 3), dtype=np.uint8)
+train = Split(images[:69], np.arange(69) % 4, [])  # batches of 32, 32, 5: 5 is odd
+val = Split(images[69:], np.arange(35) % 4, [])  # 32 and 3
+
+
+def build():
+    from helpers.augment import PaperAugmentation
+    return build_alexnet(4, 67, "paper", input_stage=PaperAugmentation(67, 77, augment=False))
+
+
+def run(name, epochs, resume):
+    set_seed(1)
+    return train_model(build, ImageBatches(train, 32, shuffle=True),
+                       ImageBatches(val, 32, shuffle=False), run_name=name,
+                       directory=os.path.join(FOLDER, name), epochs=epochs,
+                       resume=resume, verbose=0, data_parallel=True)
+
+
+whole = run("whole", 2, False)
+run("halves", 1, False)
+halves = run("halves", 2, True)  # resumed after its first epoch, on two devices again
+weights = [(np.asarray(a), np.asarray(b)) for a, b in
+           zip(whole.model.get_weights(), halves.model.get_weights())]
+logits, labels = predict(whole.model, ImageBatches(val, 35, shuffle=False))
+print(json.dumps({{
+    "devices": len(keras.distribution.list_devices()),
+    "resumed_at": halves.resumed_at,
+    "difference": max(float(np.abs(a - b).max()) for a, b in weights),
+    "size": max(float(np.abs(a).max()) for a, _ in weights),
+    "val_accuracy": float(whole.history["val_accuracy"].iloc[-1]),
+    "accuracy_of_model": top_k_accuracy(logits, labels),
+    "val_loss": float(whole.history["val_loss"].iloc[-1]),
+    "loss_of_model": float(keras.ops.convert_to_numpy(
+        keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+    ).mean())}}))
+"""
+
+
+def test_data_parallel_on_jax_takes_batches_that_do_not_split_evenly_and_resumes(tmp_path):
+    """69 training images in batches of 32 leave a last batch of 5, 35 validation images
+    one of 3: two devices cannot split them evenly. Training drops the odd image, the
+    validation batch is padded with weight 0, so every validation image counts once;
+    a run interrupted after its first epoch resumes to the same weights."""
+    needs("jax")
+    env = {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    script = UNEVEN.replace("FOLDER", repr(str(tmp_path))).replace("{{", "{").replace(
+        "}}", "}")
+    report = run(script, env)
+    assert report["devices"] == 2
+    assert report["resumed_at"] == 2
+    assert report["difference"] <= 1e-5 * report["size"], report
+    assert report["val_accuracy"] == pytest.approx(report["accuracy_of_model"], abs=1e-6)
+    # the loss averages each batch over its real images; Keras then weighs the padded
+    # last batch as 4 images, not 3: a difference of at most a few parts in a thousand
+    assert report["val_loss"] == pytest.approx(report["loss_of_model"], rel=5e-3)
+
 
 TF_TWO_CPUS = """
 import tensorflow as tf

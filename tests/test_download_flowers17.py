@@ -165,7 +165,13 @@ def test_cli_from_a_local_archive_and_from_a_url(tmp_path, capsys, monkeypatch):
         assert code == 0 and "1,088 train / 272 val" in capsys.readouterr().out
         assert sorted(p.name for p in (tmp_path / "f").iterdir()) == ["flowers17"]
         assert fl.main(["--url", f"{server.url}/17flowers.tgz", "--data", str(tmp_path / "g")]) == 1
-        assert "removed" in capsys.readouterr().err and not list((tmp_path / "g").rglob("*.tgz*"))
+        assert "quarantined" in capsys.readouterr().err
+        assert [p.name for p in (tmp_path / "g").rglob("*.tgz*")] == ["17flowers.tgz.bad-md5"]
+        assert fl.main(["--url", f"{server.url}/17flowers.tgz", "--data", str(tmp_path / "g")]) == 1
+        assert "not downloaded again" in capsys.readouterr().err and len(server.requests) == 2
+        # --md5 naming the quarantined archive installs it without downloading it again
+        code = fl.main(["--url", f"{server.url}/17flowers.tgz", "--md5", md5(data), "--data", str(tmp_path / "g")])
+        assert code == 0 and len(server.requests) == 2 and not list((tmp_path / "g").rglob("*.tgz*"))
     with pytest.raises(SystemExit) as exit_:
         fl.main(["--val-per-class", "-1"])
     assert exit_.value.code == 2

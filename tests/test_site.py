@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import re
 import threading
 from collections.abc import Iterator
@@ -23,10 +22,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
-from conftest import REPO_ROOT
+from conftest import CHROMIUM, REPO_ROOT, missing_browser
 
-# Debian's Chromium by default; CHROMIUM_PATH names another (GitHub's runners ship Google Chrome).
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -64,14 +61,16 @@ def site(built_book: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser():
-    """Headless Chromium from the system package (no browser download is possible or wanted)."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's browser with `apt-get install chromium` "
-                    "(.ci/run does this when it runs as root)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("Playwright's Python package is missing: `python -m pip install -r requirements.txt`")
+    """Headless Chromium from the system package (no browser download is possible or wanted).
+
+    A session that selects these tests without one stops in its first seconds (``conftest.py``); the same check
+    here fails the tests themselves if they run all the same.
+    """
+    problem = missing_browser()
+    if problem:
+        pytest.fail(problem)
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)

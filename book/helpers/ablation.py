@@ -181,12 +181,11 @@ def committed_ablation(profile_name: str = "full", folder: Path = BOOK_DATA
                        ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The ablation the book keeps (``<profile>_profile_ablation.*``): one row per
     variant and seed (``ablation_row``'s columns), and the record of where it ran."""
-    path = folder / f"{ablation_name(profile_name)}.csv"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: ALEXNET_PROFILE={profile_name} "
-                                f"python -m helpers.ablation --out {folder} writes it "
-                                "(on a GPU, minutes a variant)")
-    return pd.read_csv(path), json.loads(path.with_suffix(".json").read_text())
+    from helpers.paths import read_on_record
+
+    return read_on_record(folder / f"{ablation_name(profile_name)}.csv",
+                          f"ALEXNET_PROFILE={profile_name} python -m helpers.ablation "
+                          f"--out {folder}", "on a GPU, minutes a variant")
 
 
 def committed_ablation_histories(profile_name: str = "full", folder: Path = BOOK_DATA

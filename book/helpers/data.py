@@ -233,10 +233,14 @@ def _decoded_split(name: str, files: list[Path], labels: list[int], size: int,
     return Split(split.images[pick], split.labels[pick], [split.files[i] for i in pick])
 
 
+def dataset_label(dataset_name: str) -> str:
+    """The name a page prints for a data set (``"imagenette2-160"``: Imagenette-160)."""
+    return LABELS.get(dataset_name, dataset_name.replace("imagenette2-", "Imagenette-"))
+
+
 def _describe(dataset_name: str, folder: Path, classes: int, train: int,
               val: int) -> str:
-    default = dataset_name.replace("imagenette2-", "Imagenette-")
-    label = LABELS.get(dataset_name, default)
+    label = dataset_label(dataset_name)
     where = (" (no photographs found; see data_scripts/)" if dataset_name == "offline"
              else f" from {folder}")
     return f"{label}, {classes} classes, {train:,} train / {val:,} val images{where}"

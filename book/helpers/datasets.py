@@ -3,11 +3,16 @@
 ``find_dataset()`` picks Imagenette (``data_root()/imagenette2-*``; on a first run with
 a network connection it downloads Imagenette-160 once), then mini-ImageNet, then the
 drawn offline set, or takes a name (``"flowers17"``, ...) or any folder of
-``<class>/<image>`` files (or ``train/`` and ``val/`` of those). ``list_files()`` lists
-a class-per-folder set; ``stratified_holdout()`` is the one seeded per-class split (also
-of the data scripts). ``helpers.data`` decodes and serves the images.
+``<class>/<image>`` files (or ``train/`` and ``val/`` of those). ``downloads_needed()``
+and ``install_download()`` let the book's build download the same sets before any
+chapter runs (``book/_ext/preflight.py``), so that its progress bar reaches the
+terminal; a chapter run alone (Colab, Binder) downloads them itself.
+``list_files()`` lists a class-per-folder set; ``stratified_holdout()`` is the one
+seeded per-class split (also of the data scripts). ``helpers.data`` decodes and serves
+the images.
 
-Taught in ``book/06_data_augmentation.ipynb``; checked by ``tests/test_data.py``.
+Taught in ``book/06_data_augmentation.ipynb``; checked by ``tests/test_data.py`` and
+``tests/test_first_build_download.py``.
 """
 
 from __future__ import annotations
@@ -44,6 +49,10 @@ NAMED_SETS = {"mini-imagenet": "make_mini_imagenet --source <your ImageNet folde
 """Other data sets found by name, and the ``data_scripts`` command that makes each."""
 VAL_FOLDERS = ("val", "validation", "valid")
 DOWNLOAD_VARIABLE = "ALEXNET_DOWNLOAD"
+"""``ALEXNET_DOWNLOAD=0``: nothing is downloaded; the chapters use what is installed."""
+DOWNLOADS = {"imagenette2-160": "download_imagenette --variant 160",
+             "flowers17": NAMED_SETS["flowers17"]}
+"""The sets chapters download on first use, and the ``data_scripts`` command of each."""
 WNID_NAMES = {  # ImageNet classes 0-15 (mini-ImageNet, in order), then Imagenette's
     "n01440764": "tench", "n01443537": "goldfish", "n01484850": "great white shark",
     "n01491361": "tiger shark", "n01494475": "hammerhead", "n01496331": "electric ray",
@@ -105,23 +114,52 @@ def _offline_folder() -> Path:
     return ensure_offline_dataset(data_root())
 
 
-def _download(name: str) -> Path | None:
-    """Install ``"imagenette2-160"`` or ``"flowers17"`` on a first run (once, with a
-    progress bar).
+def downloads_enabled() -> bool:
+    """False when ``ALEXNET_DOWNLOAD=0``: then nothing is downloaded."""
+    return os.environ.get(DOWNLOAD_VARIABLE, "1") != "0"
 
-    ``None`` when downloads are off (``ALEXNET_DOWNLOAD=0``) or the network fails; the
-    warning says what happened and which command fetches the data later.
+
+def downloads_needed() -> list[str]:
+    """The sets of ``DOWNLOADS`` that the chapters would download now, in that order.
+
+    Imagenette-160 when ``data_root()`` holds no Imagenette and no mini-ImageNet (what
+    ``find_dataset(None)`` picks), Oxford 17 Flowers when its folder has no images
+    (``find_dataset("flowers17")``, the small-data chapter).
     """
-    if os.environ.get(DOWNLOAD_VARIABLE, "1") == "0":
-        return None
+    root = data_root()
+    needed = []
+    if (_best_imagenette(root, 224) is None
+            and not _has_images(root / "mini-imagenet" / "train")):
+        needed.append("imagenette2-160")
+    if not _has_images(root / "flowers17" / "train"):
+        needed.append("flowers17")
+    return needed
+
+
+def install_download(name: str) -> Path:
+    """Download and install ``name`` (a key of ``DOWNLOADS``) into ``data_root()``.
+
+    With a progress bar on standard error, through the data scripts (resumed after an
+    interruption, checked, installed whole); nothing is downloaded when the set is
+    complete. Raises ``data_scripts.fetch.DownloadError``; its message says what to do.
+    """
     from data_scripts.download_flowers17 import install_flowers17
     from data_scripts.download_imagenette import ensure_imagenette
-    from data_scripts.fetch import DownloadError
 
     installers = {"imagenette2-160": lambda: ensure_imagenette(data_root(), "160"),
                   "flowers17": lambda: install_flowers17(data_root())}
+    return installers[name]()
+
+
+def _download(name: str) -> Path | None:
+    """``install_download(name)`` on a first run; ``None`` when downloads are off
+    (``ALEXNET_DOWNLOAD=0``) or fail: the warning says why and what fetches it later."""
+    if not downloads_enabled():
+        return None
+    from data_scripts.fetch import DownloadError
+
     try:
-        return installers[name]()
+        return install_download(name)
     except DownloadError as error:
         warnings.warn(f"could not download {name} ({error}); {FETCH_HINT}",
                       stacklevel=3)

@@ -2,16 +2,16 @@
 
 §3.2: "The parallelization scheme that we employ essentially puts half of the kernels
 (or neurons) on each GPU, with one additional trick: the GPUs communicate only in
-certain layers." ``two_gpu_layout`` writes the first half of that with the Keras
-distribution API (JAX): every convolution keeps half of its kernels on each device, fc6
-and fc7 half of their neurons. XLA's partitioner then inserts the transfers the layers
-need. ``placement`` and ``communication`` read back where each kernel lives and which
-layers make the devices talk.
+certain layers." ``split_weights`` puts half of every layer's kernels (or neurons) on
+each of two devices (JAX's mesh and named shardings), and ``tower_program``, run on both
+at once by ``jax.shard_map``, is one device's tower: it talks to the other device only
+where a layer reads both towers' maps. ``placement`` and ``communication`` read back
+where each kernel lives and which layers make the devices talk.
 
 ``data_parallel`` is the everyday answer for several devices: every device holds the
 whole model and a slice of each batch, and the gradients are averaged (TensorFlow's
 ``MirroredStrategy``, Keras' ``DataParallel`` on JAX). ``helpers.train.train_model``
-takes it with one argument.
+takes it with one argument; on JAX, ``DeviceBatches`` makes every batch split evenly.
 
 Taught in ``book/07_model.ipynb`` and ``book/08_training.ipynb``; checked by
 ``tests/test_distribute.py`` (two virtual CPU devices per backend).
@@ -24,12 +24,16 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
 import keras
 import numpy as np
 import pandas as pd
+from keras import ops
+
+from helpers.lrn import LocalResponseNormalization
 
 COLLECTIVES = (
     "all-gather",
@@ -69,76 +73,192 @@ def data_parallel(devices: list[str] | None = None) -> AbstractContextManager:
     )
 
 
-def two_gpu_layout(
-    devices: list[str] | None = None,
-) -> keras.distribution.ModelParallel:
-    """§3.2's split across two devices, as a Keras ``ModelParallel`` distribution (JAX).
+class DeviceBatches(keras.utils.PyDataset):
+    """``batches`` cut to split evenly across ``devices`` (Keras' ``DataParallel`` on
+    JAX gives every device an equal slice of each batch, so B must divide evenly).
 
-    Kernels and biases of conv1-conv5 are split along their kernels, fc6 and fc7 along
-    their neurons: half on each device. fc8 and the input stage are copied to both.
-    Build the paper variant inside ``two_gpu_layout().scope()``.
+    Training (``pad=False``): a short last batch drops its last ``B % devices`` images
+    (a different few each epoch, as the order is reshuffled). Evaluation (``pad=True``):
+    every batch comes with sample weights, and a short last batch is filled with copies
+    of its last image of weight 0, so each image counts exactly once in the metrics.
     """
-    devices = devices or keras.distribution.list_devices()[:2]
+
+    def __init__(self, batches: Any, devices: int, *, pad: bool) -> None:
+        super().__init__(workers=1, use_multiprocessing=False)
+        self.batches, self.devices, self.pad = batches, devices, pad
+        self.split = getattr(batches, "split", None)  # the images of one epoch
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, ...]:
+        images, labels = self.batches[index]
+        n = len(labels)
+        if not self.pad:
+            keep = n - n % self.devices
+            if keep == 0:
+                raise ValueError(
+                    f"DeviceBatches: a batch of {n} images cannot be split across "
+                    f"{self.devices} devices; use a batch of at least {self.devices}"
+                )
+            return images[:keep], labels[:keep]
+        extra = -n % self.devices
+        fill = np.r_[np.arange(n), np.full(extra, n - 1)]  # copies of the last image
+        weights = (np.arange(n + extra) < n).astype("float32")
+        return images[fill], labels[fill], weights
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use the order of epoch ``epoch`` of the wrapped batches (resume)."""
+        self.batches.set_epoch(epoch)
+
+    def on_epoch_end(self) -> None:
+        self.batches.on_epoch_end()
+
+
+def split_evenly(train: Any, val: Any) -> tuple[Any, Any]:
+    """``train`` and ``val`` as ``DeviceBatches`` where the data-parallel engine needs
+    every batch to split evenly (JAX with several devices); unchanged elsewhere
+    (TensorFlow's ``MirroredStrategy`` splits a short batch by itself)."""
+    devices = len(keras.distribution.list_devices())
+    if keras.backend.backend() != "jax" or devices == 1:
+        return train, val
+    train = DeviceBatches(train, devices, pad=False)
+    return train, DeviceBatches(val, devices, pad=True)
+
+
+TOWERS = "towers"
+"""The name of the mesh axis along which the two towers (devices) lie."""
+
+
+def tower_mesh(devices: list | None = None) -> Any:
+    """Two devices in a row, one per tower: the mesh of §3.2's split (JAX)."""
+    import jax
+
+    devices = devices or jax.devices()[:2]
     if len(devices) != 2:
         raise ValueError(
-            f"two_gpu_layout: needs two devices, found {devices}; on a CPU start "
+            f"tower_mesh: needs two devices, found {devices}; on a CPU start "
             "Python with XLA_FLAGS=--xla_force_host_platform_device_count=2"
         )
-    mesh = keras.distribution.DeviceMesh((1, 2), ["batch", "model"], devices)
-    layout = keras.distribution.LayoutMap(mesh)
-    layout["conv[1-5]/kernel"] = (None, None, None, "model")  # half of the kernels each
-    layout["conv[1-5]/bias"] = ("model",)
-    layout["fc[67]/kernel"] = (None, "model")  # half of the neurons each
-    layout["fc[67]/bias"] = ("model",)
-    return keras.distribution.ModelParallel(layout_map=layout, batch_dim_name="batch")
+    return jax.sharding.Mesh(np.array(devices), (TOWERS,))
 
 
-def placement(model: keras.Model) -> pd.DataFrame:
-    """Where each kernel lives: its shape, and the part each device holds (JAX only)."""
+def tower_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The layers of the split network: conv1 to fc8 (the input stage runs before)."""
+    return model.layers[model.layers.index(model.get_layer("conv1")) :]
+
+
+def split_weights(model: keras.Model, mesh: Any) -> dict[str, tuple[Any, Any]]:
+    """Every weighted layer's kernel and bias cut along the kernels (or neurons) axis,
+    half on each device of ``mesh``: ``{name: (kernel, bias)}``, sharded JAX arrays."""
+    import jax
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    def halves(array: Any) -> Any:
+        spec = PartitionSpec(*[None] * (array.ndim - 1), TOWERS)  # the last axis
+        return jax.device_put(np.asarray(array), NamedSharding(mesh, spec))
+
+    return {
+        layer.name: (halves(layer.kernel), halves(layer.bias))
+        for layer in tower_layers(model)
+        if getattr(layer, "kernel", None) is not None
+    }
+
+
+def tower_program(layers: list, weights: dict, images: Any) -> Any:
+    """One device's tower of the paper's network, run on both devices at once (§3.2).
+
+    ``weights[name]`` holds this device's half of each layer's kernels (or neurons).
+    The towers talk only where a layer reads the maps of both: conv3 and the fully
+    connected layers gather the other tower's maps first; the book's LRN window at a
+    tower's edge borrows the other tower's two nearest maps.
+    """
+    import jax
+
+    x = images
+    for layer in layers:
+        with jax.named_scope(layer.name):
+            if isinstance(layer, keras.layers.Conv2D):
+                if layer.groups == 1 and x is not images:  # conv3: both towers' maps
+                    x = jax.lax.all_gather(x, TOWERS, axis=3, tiled=True)
+                kernel, bias = weights[layer.name]
+                x = ops.conv(x, kernel, layer.strides, layer.padding) + bias
+                x = layer.activation(x)
+            elif isinstance(layer, LocalResponseNormalization):
+                x = lrn_across_towers(layer, x)
+            elif isinstance(layer, keras.layers.MaxPooling2D):
+                x = ops.max_pool(x, layer.pool_size, layer.strides, layer.padding)
+            elif isinstance(layer, keras.layers.Dense):  # reads every map or neuron
+                x = jax.lax.all_gather(x, TOWERS, axis=x.ndim - 1, tiled=True)
+                kernel, bias = weights[layer.name]
+                x = layer.activation(ops.reshape(x, (x.shape[0], -1)) @ kernel + bias)
+            # Flatten: done by fc6 after the gather; Dropout: nothing at test time
+    return x  # this device's half of fc8's class scores
+
+
+def lrn_across_towers(layer: keras.layers.Layer, maps: Any) -> Any:
+    """``layer`` (§3.3's LRN) over one tower's maps ``(B, H, W, C/2)``, its window
+    reaching into the other tower at the edge, as over all C maps on one device."""
+    import jax
+
+    reach = layer.n // 2
+    first = jax.lax.axis_index(TOWERS) == 0
+    edge = ops.where(first, maps[..., -reach:], maps[..., :reach])  # for the other
+    theirs = jax.lax.ppermute(edge, TOWERS, perm=[(0, 1), (1, 0)])
+    nothing = ops.zeros_like(theirs)  # beyond the first and last map of the layer
+    before, after = ops.where(first, nothing, theirs), ops.where(first, theirs, nothing)
+    padded = ops.concatenate([before, maps, after], axis=-1)
+    window = type(layer).from_config(layer.get_config())  # the same LRN, wider input
+    return window(padded)[..., reach:-reach]
+
+
+def two_tower_forward(model: keras.Model, mesh: Any) -> Callable[..., Any]:
+    """``forward(weights, images) -> logits``: the paper variant ``model`` (after its
+    input stage) split across the two devices of ``mesh``, compiled (JAX)."""
+    import jax
+    from jax.sharding import PartitionSpec
+
+    layers = tower_layers(model)
+    halves = {
+        name: tuple(PartitionSpec(*[None] * (w.ndim - 1), TOWERS) for w in pair)
+        for name, pair in split_weights(model, mesh).items()
+    }
+    program = jax.shard_map(
+        lambda weights, images: tower_program(layers, weights, images),
+        mesh=mesh,
+        in_specs=(halves, PartitionSpec()),  # the images: a copy on each device
+        out_specs=PartitionSpec(None, TOWERS),  # the scores: half of the classes each
+    )
+    return jax.jit(program)
+
+
+def placement(weights: dict[str, tuple[Any, Any]]) -> pd.DataFrame:
+    """Where each kernel lives: its shape, and the part each device holds."""
     rows = []
-    for layer in model.layers:
-        kernel = getattr(layer, "kernel", None)
-        if kernel is None:
-            continue
-        shards = {
-            str(s.device): tuple(s.data.shape) for s in kernel.value.addressable_shards
-        }
-        rows.append(
-            {
-                "layer": layer.name,
-                "kernel": tuple(kernel.shape),
-                **{f"on {device}": shape for device, shape in shards.items()},
-            }
-        )
+    for name, (kernel, _) in weights.items():
+        shards = {f"on {shard.device}": tuple(shard.data.shape)
+                  for shard in kernel.addressable_shards}
+        rows.append({"layer": name, "kernel": tuple(kernel.shape), **shards})
     return pd.DataFrame(rows).set_index("layer")
 
 
-def communication(model: keras.Model, images: np.ndarray) -> pd.Series:
-    """How many collective operations (device-to-device transfers) each layer's forward
-    pass compiles to, read from the compiled program (JAX only)."""
-    import jax
-
-    def forward(trainable: list, non_trainable: list, x: Any) -> Any:
-        return model.stateless_call(trainable, non_trainable, x, training=False)[0]
-
-    variables = (
-        [v.value for v in model.trainable_variables],
-        [v.value for v in model.non_trainable_variables],
-    )
-    program = jax.jit(forward).lower(*variables, images).compile().as_text()
-    layers = []
+def communication(forward: Any, weights: dict, images: Any,
+                  names: list[str]) -> pd.DataFrame:
+    """The collective operations (device-to-device transfers) that each layer of
+    ``names`` compiles to in ``forward(weights, images)``, by kind, read from the
+    compiled program: one row per layer, one column per kind found."""
+    program = forward.lower(weights, images).compile().as_text()
+    found = []
     for line in program.splitlines():
         kind = next(
             (c for c in COLLECTIVES if f" {c}(" in line or f"{c}-start(" in line), None
         )
-        name = re.search(r'op_name="[^"]*?/([a-z]+\d*)/', line)
-        if kind and name:
-            layers.append(name.group(1))
-    counts = pd.Series(layers, dtype=str).value_counts()
-    names = [layer.name for layer in model.layers]
-    return counts.reindex([n for n in names if n in counts.index], fill_value=0).rename(
-        "collective operations"
-    )
+        scope = re.search(r'op_name="[^"]*?/(' + "|".join(names) + r')/', line)
+        if kind and scope:
+            found.append({"layer": scope.group(1), "kind": kind})
+    table = pd.DataFrame(found, columns=["layer", "kind"])
+    counts = pd.crosstab(table["layer"], table["kind"]) if found else pd.DataFrame()
+    return counts.reindex(names, fill_value=0).rename_axis(index="layer", columns=None)
 
 
 def two_gpu_report(
@@ -152,34 +272,35 @@ def two_gpu_report(
     from helpers.model import build_alexnet
 
     keras.utils.set_random_seed(seed)
-    layout = two_gpu_layout()
-    with layout.scope():
-        towers = build_alexnet(num_classes, input_size, "paper")
+    model = build_alexnet(num_classes, input_size, "paper")
     images = np.random.default_rng(seed).normal(0, 50, (4, input_size, input_size, 3))
-    images = images.astype("float32")
-    with layout.scope():
-        split_logits = keras.ops.convert_to_numpy(towers(images, training=False))
-        talks = communication(towers, images)
-    one_device = build_alexnet(num_classes, input_size, "paper")
-    one_device.set_weights([np.asarray(w) for w in towers.get_weights()])
-    grouped_logits = keras.ops.convert_to_numpy(one_device(images, training=False))
-    difference = float(np.abs(split_logits - grouped_logits).max())
+    images = images.astype("float32")  # as if mean-subtracted (no input stage here)
+    mesh = tower_mesh()
+    weights = split_weights(model, mesh)
+    forward = two_tower_forward(model, mesh)
+    split_logits = np.asarray(forward(weights, images))
+    grouped_logits = keras.ops.convert_to_numpy(model(images, training=False))
+    names = [layer.name for layer in tower_layers(model)]
+    held = bytes_per_device(weights)
     return {
-        "placement": placement(towers).astype(str).to_dict(orient="split"),
-        "communication": talks.to_dict(),
-        "max_logit_difference": difference,
+        "placement": placement(weights).astype(str).to_dict(orient="split"),
+        "communication": communication(forward, weights, images, names).to_dict(
+            orient="split"),
+        "max_logit_difference": float(np.abs(split_logits - grouped_logits).max()),
         "max_logit": float(np.abs(grouped_logits).max()),
-        "bytes_per_device": bytes_per_device(towers),
-        "bytes_one_device": int(sum(np.asarray(w).nbytes for w in towers.weights)),
+        "bytes_per_device": held,
+        "bytes_one_device": int(sum(np.asarray(w).nbytes for w in model.weights)),
     }
 
 
-def bytes_per_device(model: keras.Model) -> dict[str, int]:
-    """How many bytes of the model's variables each device holds (JAX only)."""
+def bytes_per_device(weights: dict[str, tuple[Any, Any]]) -> dict[str, int]:
+    """How many bytes of the split weights each device holds."""
     held: dict[str, int] = {}
-    for variable in model.weights:
-        for shard in variable.value.addressable_shards:
-            held[str(shard.device)] = held.get(str(shard.device), 0) + shard.data.nbytes
+    for pair in weights.values():
+        for array in pair:
+            for shard in array.addressable_shards:
+                device = str(shard.device)
+                held[device] = held.get(device, 0) + shard.data.nbytes
     return held
 
 
@@ -195,13 +316,11 @@ def run_two_gpu_report(**kwargs: Any) -> dict:
             f"pip install -r requirements.txt):\n{result.stderr[-3000:]}"
         )
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    split = report["placement"]
-    report["placement"] = pd.DataFrame(
-        split["data"], index=split["index"], columns=split["columns"]
-    )
-    report["communication"] = pd.Series(
-        report["communication"], name="collective operations"
-    )
+    for table in ("placement", "communication"):
+        split = report[table]
+        report[table] = pd.DataFrame(
+            split["data"], index=split["index"], columns=split["columns"]
+        ).rename_axis("layer")
     return report
 
 

@@ -97,6 +97,16 @@ def top_k_accuracy(scores: np.ndarray, labels: np.ndarray, k: int = 1) -> float:
     return float((top == labels[:, None]).any(axis=1).mean())
 
 
+def split_accuracy(model: keras.Model, splits: Any, split: str = "val",
+                   k: int = 1, batch_size: int = 250) -> float:
+    """Top-``k`` accuracy of ``model`` on one split of ``splits`` (centre crops).
+
+    ``splits`` is a ``helpers.data.Splits``; its ``batches(split, batch_size)`` are read
+    in order, without augmentation or dropout.
+    """
+    return top_k_accuracy(*predict(model, splits.batches(split, batch_size)), k=k)
+
+
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray,
                      class_names: list[str]) -> pd.DataFrame:
     """Counts ``(C, C)``: rows are true classes, columns predicted ones, both named."""

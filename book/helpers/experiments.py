@@ -204,9 +204,11 @@ def train_with_history(model: keras.Model, x_train: np.ndarray, y_train: np.ndar
                        epochs: int, batch_size: int, learning_rate: float,
                        momentum: float = 0.9, x_val: np.ndarray | None = None,
                        y_val: np.ndarray | None = None, seed: int = 2012,
-                       eval_size: int | None = None,
-                       stop_at: float | None = None) -> pd.DataFrame:
-    """Train ``model`` with SGD and momentum (§5: 0.9), no regularisation, per epoch.
+                       eval_size: int | None = None, stop_at: float | None = None,
+                       optimizer: keras.optimizers.Optimizer | None = None
+                       ) -> pd.DataFrame:
+    """Train ``model`` with SGD and momentum (§5: 0.9), no regularisation, per epoch
+    (or with ``optimizer``, e.g. ``PaperSGD`` with weight decay, in its place).
 
     ``x_train: (N, S, S, C)``, ``y_train: (N,)``. Every model sees the images in the
     same order (our own seeded shuffle). After each epoch the training error is
@@ -218,7 +220,8 @@ def train_with_history(model: keras.Model, x_train: np.ndarray, y_train: np.ndar
     the measurements excluded), which other programs on the machine barely change.
     """
     _check_training(x_train, y_train, epochs, batch_size)
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate, momentum=momentum),
+    optimizer = optimizer or keras.optimizers.SGD(learning_rate, momentum=momentum)
+    model.compile(optimizer=optimizer,
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.permutation(len(x_train))[:eval_size or len(x_train)])

@@ -36,7 +36,7 @@ from helpers.experiments import (
     paper_input,
     small_cnn,
 )
-from helpers.paths import BOOK_DATA
+from helpers.paths import BOOK_DATA, read_on_record
 from helpers.profile import machine_record
 from helpers.seeding import set_seed
 from helpers.thresholds import speedup_table
@@ -126,13 +126,14 @@ def write_study(study: pd.DataFrame, settings: dict, folder: Path = BOOK_DATA,
 def read_study(folder: Path = BOOK_DATA,
                name: str = STUDY_NAME) -> tuple[pd.DataFrame, dict]:
     """The committed histories and settings; a clear error if the study is missing."""
-    path = folder / f"{name}.csv"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run `python -m "
-                                "helpers.figure1_study --help` for the command that "
-                                "writes it (minutes on a CPU)")
-    settings = json.loads(path.with_suffix(".json").read_text())
-    return pd.read_csv(path), settings
+    return read_on_record(folder / f"{name}.csv", "python -m helpers.figure1_study",
+                          "minutes on a CPU; --help lists its options")
+
+
+def processor_minutes(study: pd.DataFrame) -> float:
+    """The processor time of all the runs of ``study`` (training only), in minutes."""
+    runs = study.groupby(["size", "activation", "learning_rate"])["seconds"]
+    return float(runs.max().sum() / 60)  # each run's time is cumulative
 
 
 def main(argv: Sequence[str] | None = None) -> None:

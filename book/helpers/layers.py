@@ -60,6 +60,25 @@ def _check_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
     _check_bias("conv2d", b, filters, w.shape)
 
 
+def _check_pool(x: np.ndarray, size: int, padding: str) -> None:
+    """Raise a ``ValueError`` naming the argument when ``max_pool2d``'s are wrong."""
+    _check_rank("max_pool2d", x, 4, "x: (N, H, W, C)")
+    if not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(f"max_pool2d: size must be a positive int, got {size!r}")
+    if padding not in ("valid", "same"):
+        raise ValueError(f"max_pool2d: padding must be 'valid' or 'same', "
+                         f"got {padding!r}")
+
+
+def _check_dropout(rate: float, scale_at: str) -> None:
+    """Raise a ``ValueError`` naming the argument when ``dropout``'s are wrong."""
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"dropout: rate must be in [0, 1), got {rate!r}")
+    if scale_at not in ("train", "test"):
+        raise ValueError(f"dropout: scale_at must be 'train' (inverted) or 'test' (the "
+                         f"paper's), got {scale_at!r}")
+
+
 def _as_float(*arrays: np.ndarray) -> list[np.ndarray]:
     dtype = np.result_type(*arrays, np.float32)
     return [np.asarray(a, dtype=dtype) for a in arrays]
@@ -154,7 +173,7 @@ def conv2d_loop(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None,
     """
     kh, kw, _, filters = w.shape
     n, h, width, _ = x.shape
-    h_out, w_out = (h - kh) // stride + 1, (width - kw) // stride + 1
+    h_out, w_out = conv_output_size(h, kh, stride), conv_output_size(width, kw, stride)
     out = np.zeros((n, h_out, w_out, filters), dtype=np.result_type(x, w))
     for image in range(n):
         for i in range(h_out):
@@ -175,12 +194,7 @@ def max_pool2d(x: np.ndarray, size: int = 3, stride: int = 2,
     non-overlapping pooling. ``"same"`` pads with -inf, so padding never wins the max.
     """
     x = np.asarray(x)
-    _check_rank("max_pool2d", x, 4, "x: (N, H, W, C)")
-    if not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"max_pool2d: size must be a positive int, got {size!r}")
-    if padding not in ("valid", "same"):
-        raise ValueError(f"max_pool2d: padding must be 'valid' or 'same', "
-                         f"got {padding!r}")
+    _check_pool(x, size, padding)
     (x,) = _as_float(x)
     x = _pad_spatial("max_pool2d", x, size, size, stride, padding, fill=-np.inf)
     return _windows(x, size, size, stride).max(axis=(-2, -1))
@@ -231,11 +245,7 @@ def dropout(x: np.ndarray, rate: float, rng: np.random.Generator, training: bool
     and test time multiplies every output by 1 - rate (0.5 in the paper). Both give the
     same expected activation.
     """
-    if not 0.0 <= rate < 1.0:
-        raise ValueError(f"dropout: rate must be in [0, 1), got {rate!r}")
-    if scale_at not in ("train", "test"):
-        raise ValueError(f"dropout: scale_at must be 'train' (inverted) or 'test' (the "
-                         f"paper's), got {scale_at!r}")
+    _check_dropout(rate, scale_at)
     (x,) = _as_float(np.asarray(x))
     if not training:
         return x if scale_at == "train" else x * x.dtype.type(1.0 - rate)

@@ -115,6 +115,8 @@ class PlateauSchedule:
     finished: bool = False
 
     def update(self, error: float, learning_rate: float) -> float:
+        """The next epoch's rate: divided by ``factor`` after ``patience`` epochs whose
+        validation ``error`` set no new best; ``finished`` after the last reduction."""
         if error < self.best - self.min_delta:
             self.best, self.wait = error, 0
             return learning_rate

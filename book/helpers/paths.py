@@ -8,14 +8,22 @@ variables, for example to a larger disk or to Google Drive on Colab:
 
 The book's own small tables live in ``BOOK_DATA`` (``book/data``), committed with it.
 ``write_text_atomic`` writes the files that must never be seen half written (training
-state, claims, tables). Checked by ``tests/portable/test_paths.py``.
+state, claims, tables); ``read_on_record`` reads a committed table of runs and its
+record.
+
+Taught in ``book/06_data_augmentation.ipynb``; checked by
+``tests/portable/test_paths.py``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
+
+import pandas as pd
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 """The repository's root folder (the one holding ``_config.yml``)."""
@@ -45,3 +53,16 @@ def write_text_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp.name).unlink(missing_ok=True)
         raise
+
+
+def read_on_record(path: Path, command: str, cost: str
+                   ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A table of runs the book keeps (``path``, a CSV file) and their record (the JSON
+    file beside it). When either is missing, the error names the ``command`` that
+    writes them and what it ``cost``s."""
+    record = path.with_suffix(".json")
+    for needed in (path, record):
+        if not needed.is_file():
+            raise FileNotFoundError(f"{needed} is missing: `{command}` writes it "
+                                    f"({cost})")
+    return pd.read_csv(path), json.loads(record.read_text())

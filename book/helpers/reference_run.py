@@ -18,7 +18,8 @@ the validation images (the centre crop and §4.1's ten views) and writes into ``
 Chapter 08 plots the committed runs (``book/data/full_profile_*``) beside its own, and
 shows ``quick_profile_paper.*`` (``--profile quick``: the paper's network trained the
 quick profile's way, on a CPU); ``reference_claims`` gives the claims ledger
-(chapter 12) what the full profile's paper run measured.
+(chapter 12) what the full profile's paper run measured. ``read_reference`` reads them
+back with ``helpers.paths.read_on_record``, the one reader of committed runs.
 Checked by ``tests/portable/test_reference_run.py``; ``tests/test_full_profile_runs.py``
 checks that the committed runs were made with the profile's present settings.
 """
@@ -47,7 +48,7 @@ from helpers.evaluate import (
     top_k_accuracy,
     tower_split_verdict,
 )
-from helpers.paths import BOOK_DATA
+from helpers.paths import BOOK_DATA, read_on_record
 from helpers.profile import describe, get_profile, machine_record, training_precision
 from helpers.seeding import set_seed
 from helpers.train import (
@@ -180,12 +181,10 @@ def reference_run(variant: str, out: Path, *, profile_name: str = "full",
 def read_reference(variant: str, profile_name: str = "full",
                    folder: Path = BOOK_DATA) -> tuple[pd.DataFrame, dict[str, Any]]:
     """A committed reference run: its history and its record (``<name>.json``)."""
-    path = folder / f"{reference_name(profile_name, variant)}.csv"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: `python -m helpers.reference_run "
-                                f"--variant {variant} --out {folder}` writes it (on a "
-                                "GPU: minutes; see the module's docstring)")
-    return pd.read_csv(path), json.loads(path.with_suffix(".json").read_text())
+    return read_on_record(
+        folder / f"{reference_name(profile_name, variant)}.csv",
+        f"python -m helpers.reference_run --variant {variant} --profile {profile_name} "
+        f"--out {folder}", "on a GPU: minutes; see the module's docstring")
 
 
 def accelerator(record: dict[str, Any]) -> str:

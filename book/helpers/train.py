@@ -27,7 +27,7 @@ import pandas as pd
 from helpers.checkpoints import Checkpointer, fresh_state, read_state, restore
 from helpers.optim import PaperSGD
 from helpers.paths import artifacts_root
-from helpers.profile import training_precision
+from helpers.profile import accelerator_names, training_precision
 
 
 @dataclass(frozen=True)
@@ -53,14 +53,18 @@ def compile_paper(model: keras.Model, *, learning_rate: float = 0.01,
     """Compile ``model`` (logits out) with ``PaperSGD``, cross-entropy, top-1 and top-5.
 
     ``jit_compile="auto"``: XLA on a GPU and on JAX; on a CPU, TensorFlow's own kernels.
+    Loss and metrics average over the sample weights where a batch has them (all 1 but
+    for the padding of ``helpers.distribute.DeviceBatches``, weight 0): the plain batch
+    mean otherwise.
     """
     metrics: list[Any] = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
     if int(model.output_shape[-1]) > 5:  # §2: the top-5 error rate
         metrics.append(keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5"))
     optimizer = PaperSGD(learning_rate=learning_rate, momentum=momentum, l2=l2,
                          warmup_steps=warmup_steps)
-    model.compile(optimizer=optimizer, metrics=metrics, jit_compile="auto",
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(optimizer=optimizer, weighted_metrics=metrics, jit_compile="auto",
+                  loss=keras.losses.SparseCategoricalCrossentropy(
+                      from_logits=True, reduction="mean_with_sample_weight"))
     return model
 
 
@@ -119,7 +123,7 @@ def train_model(build_model: Callable[[], keras.Model], train: Any, val: Any, *,
                 early_stopping_patience: int | None = None, warmup_epochs: float = 0.0,
                 reduce_at: tuple[int, ...] = (), directory: Path | None = None,
                 resume: bool = True, callbacks: list | None = None, seed: int = 2012,
-                data_parallel: bool = False, checkpoint_every: int = 1,
+                data_parallel: bool | None = None, checkpoint_every: int = 1,
                 verbose: int = 1) -> TrainingResult:
     """Train ``build_model()`` on ``train``, validating on ``val``, the paper's way.
 
@@ -133,7 +137,8 @@ def train_model(build_model: Callable[[], keras.Model], train: Any, val: Any, *,
     otherwise it starts afresh. ``callbacks`` are passed on to ``fit``. The random
     generators are seeded with ``seed`` before the model is built, so the same call
     trains the same network whatever ran before it. With ``data_parallel`` the model is
-    built, compiled and trained on every visible device (``helpers.distribute``).
+    built, compiled and trained on every visible device (``helpers.distribute``); by
+    default (``None``) wherever Keras sees several GPUs or TPUs, on TensorFlow or JAX.
     ``checkpoint_every`` commits every that many epochs (and after the last): for runs
     whose epochs take seconds, where writing the model would cost a good share of them.
     """
@@ -152,6 +157,12 @@ def train_model(build_model: Callable[[], keras.Model], train: Any, val: Any, *,
     if state is None:
         state = fresh_state(directory, recipe, lr_patience, early_stopping_patience)
     keras.utils.set_random_seed(seed)  # the same initial weights, dropout, batches
+    if data_parallel is None:
+        data_parallel = _several_accelerators()
+    if data_parallel:
+        from helpers.distribute import split_evenly
+
+        train, val = split_evenly(train, val)
     with _devices(data_parallel):
         model = compile_paper(build_on_device(build_model), learning_rate=learning_rate,
                               momentum=momentum, l2=weight_decay,
@@ -172,6 +183,12 @@ def train_model(build_model: Callable[[], keras.Model], train: Any, val: Any, *,
         if done else []
     return TrainingResult(model, pd.DataFrame(state["history"]), directory, done + 1,
                           bool(state.get("stopped_early")), notes)
+
+
+def _several_accelerators() -> bool:
+    """More than one GPU (or TPU), on a backend with a data-parallel engine."""
+    backend = keras.backend.backend()
+    return backend in ("tensorflow", "jax") and len(accelerator_names()) > 1
 
 
 def _devices(data_parallel: bool) -> Any:
@@ -227,8 +244,10 @@ def train_alexnet(splits: Any, settings: Any, *, name: str = "alexnet",
     variant = variant or settings.model_variant
     batch = batch_size or settings.batch_size
     recipe.setdefault("learning_rate", settings.learning_rate)
-    # callbacks (a time limit, a logger) change when a run stops, not what it trains
-    trains = {k: v for k, v in recipe.items() if k != "callbacks"}
+    # callbacks (a time limit, a logger) change when a run stops, and data_parallel
+    # where it runs, not what it trains: a run resumes on one device or several
+    where = ("callbacks", "data_parallel")
+    trains = {k: v for k, v in recipe.items() if k not in where}
     options = {**(augment or {}), **(model or {}), **trains}
     run_name = run_name_of(splits, settings, name, variant, batch, options)
 

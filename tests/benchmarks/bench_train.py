@@ -10,7 +10,8 @@ Measures, in one process and one run:
 3. what the paper variant's two towers and LRN cost, against the ways they were computed
    before (Keras' grouped ``Conv2D(groups=2)``; TensorFlow's fused LRN kernel);
 4. the checkpoint's share of an epoch of the quick profile on Imagenette (9,469 images);
-5. the input pipeline at 227 px: ``ImageBatches`` gathering uint8 batches, and the
+5. the input pipeline at 227 px: ``ImageBatches`` gathering uint8 batches (and, on
+   TensorFlow, ``tf.data`` doing the same: shuffle, batch, prefetch), and the
    augmentation layer alone (crop, flip, PCA colour, mean subtraction), in images/s;
 6. with ``--comparison`` instead: what chapter 08's comparison of set-ups costs at the full
    profile's size (the modern variant at 227 px with the annotated original's batch of 2,
@@ -132,6 +133,18 @@ def pipeline_rates(size: int = 227, batch: int = 128, n: int = 1024) -> dict[str
     for i in range(len(batches)):
         batches[i]
     gather = n / (time.perf_counter() - start)
+    rates = {"ImageBatches (uint8 gather)": gather}
+    if keras.backend.backend() == "tensorflow":  # the alternative there: tf.data
+        import tensorflow as tf
+
+        data = tf.data.Dataset.from_tensor_slices((split.images, split.labels))
+        data = data.shuffle(n, seed=0).batch(batch).prefetch(tf.data.AUTOTUNE)
+        for _ in data.take(1):  # warm-up: builds the pipeline's threads
+            pass
+        start = time.perf_counter()
+        for images, _ in data:
+            float(images[0, 0, 0, 0])  # waits for the batch
+        rates["tf.data (shuffle, batch, prefetch)"] = n / (time.perf_counter() - start)
     layer = stage(size, split.images)
     def run(images) -> float:  # waits for the batch; copies one number, not the batch
         return float(images[0, 0, 0, 0])
@@ -140,8 +153,7 @@ def pipeline_rates(size: int = 227, batch: int = 128, n: int = 1024) -> dict[str
     start = time.perf_counter()
     for i in range(len(batches)):
         run(layer(batches[i][0], training=True))
-    rates = {"ImageBatches (uint8 gather)": gather,
-             "PaperAugmentation (eager, per batch)": n / (time.perf_counter() - start)}
+    rates["PaperAugmentation (eager, per batch)"] = n / (time.perf_counter() - start)
     compiled = None  # as it runs: inside the compiled step
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf

@@ -25,6 +25,7 @@ from helpers.evaluate import (  # noqa: E402
     predict,
     predict_ten_view,
     row_shares,
+    split_accuracy,
     summary_table,
     top_k_accuracy,
     tower_colour_shares,
@@ -106,6 +107,26 @@ def test_predict_features_and_ten_views_on_a_tiny_model():
                                atol=1e-6)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-6)
     np.testing.assert_array_equal(labels, LABELS)
+
+
+def test_split_accuracy_scores_the_split_it_names():
+    model = _model()
+    shifted = (LABELS + 1) % 5  # another split: the same images, other labels
+
+    class TwoSplits:
+        def batches(self, split: str, batch_size: int) -> ImageBatches:
+            labels = LABELS if split == "val" else shifted
+            return ImageBatches(Split(IMAGES, labels, []), batch_size, shuffle=False)
+
+    logits = _np(model(IMAGES, training=False))
+    for split, labels in [("val", LABELS), ("train", shifted)]:
+        for k in (1, 3):
+            expected = top_k_accuracy(logits, labels, k)
+            measured = split_accuracy(model, TwoSplits(), split, k=k, batch_size=3)
+            assert measured == pytest.approx(expected)
+    # the two splits score differently, so a mixed-up split would fail above
+    assert any(top_k_accuracy(logits, LABELS, k) != top_k_accuracy(logits, shifted, k)
+               for k in (1, 3))
 
 
 def test_confusion_matrix_and_per_class_accuracy_match_pandas():

@@ -124,6 +124,23 @@ def test_training_loop_is_deterministic_and_rejects_bad_arguments():
         train_with_history(tiny(), x, y[:10], epochs=1, batch_size=8, learning_rate=0.1)
 
 
+def test_training_loop_takes_the_papers_update_in_place_of_plain_sgd():
+    from helpers.optim import PaperSGD
+
+    x, y = separable_problem(n=64)
+    runs = {}
+    for name, optimizer in [("sgd", None), ("paper, no decay", PaperSGD(0.05, l2=0.0)),
+                            ("paper, decay", PaperSGD(0.05, l2=0.05))]:
+        set_seed(2012)
+        runs[name] = train_with_history(tiny(), x, y, epochs=2, batch_size=16,
+                                        learning_rate=0.05, optimizer=optimizer)
+    # without decay the paper's update is SGD with momentum 0.9; the decay changes it
+    np.testing.assert_allclose(runs["paper, no decay"]["train_loss"],
+                               runs["sgd"]["train_loss"], rtol=1e-5)
+    assert not np.allclose(runs["paper, decay"]["train_loss"], runs["sgd"]["train_loss"],
+                           rtol=1e-5)
+
+
 def test_learning_rate_sweep_picks_the_rate_that_reaches_the_threshold_first():
     x, y = separable_problem(n=128)
     set_seed(2012)

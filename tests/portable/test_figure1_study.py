@@ -11,6 +11,7 @@ from helpers.figure1_study import (
     DEEPER_NAME,
     STUDY_NAME,
     network,
+    processor_minutes,
     read_study,
     run_study,
     speedup_by_size,
@@ -119,3 +120,12 @@ def test_the_size_study_runs_up_to_every_training_image():
     study, settings = read_study()
     table = speedup_by_size(study, settings["threshold"])
     assert len(table) >= 3 and table.index.max() > 9000
+
+
+def test_processor_minutes_adds_the_last_epoch_of_every_run():
+    import pandas as pd
+
+    study = pd.DataFrame({"size": [500] * 5, "activation": ["relu"] * 3 + ["tanh"] * 2,
+                          "learning_rate": [0.01] * 5,
+                          "seconds": [10.0, 20.0, 30.0, 40.0, 90.0]})  # cumulative
+    assert processor_minutes(study) == (30 + 90) / 60
