@@ -33,8 +33,10 @@ PROMISED = {
     "05_dropout": ["helpers.layers.dropout"],
     "06_data_augmentation": ["helpers.augment.crop_and_flip", "helpers.augment.augment_batch",
                              "helpers.augment.pca_color_shift"],
-    "07_model": ["helpers.model.build_alexnet"],
-    "08_training": ["helpers.optim.PaperSGD.update_step", "helpers.optim.PlateauSchedule.update"],
+    "07_model": ["helpers.model.build_alexnet", "helpers.distribute.tower_program",
+                 "helpers.distribute.lrn_across_towers"],
+    "08_training": ["helpers.optim.PaperSGD.update_step", "helpers.optim.PlateauSchedule.update",
+                    "helpers.distribute.data_parallel"],
 }
 CHAPTERS = {path.stem: path for path in chapter_notebooks()}
 

@@ -32,6 +32,7 @@ from sphinx.errors import ExtensionError
 from sphinx.util import logging
 
 from helpers import datasets
+from helpers.datasets import dataset_label
 from helpers.paths import data_root
 
 LOGGER = logging.getLogger(__name__)
@@ -40,11 +41,9 @@ SYSTEM_PROGRAMS = {
             "sudo apt-get install graphviz   (Debian, Ubuntu; macOS: brew install "
             "graphviz; conda: conda install graphviz)"),
 }
-DATA_SETS = {
-    "imagenette2-160": ("Imagenette-160", "the chapters use drawn shapes"),
-    "flowers17": ("Oxford 17 Flowers", "the small-data chapter uses another set"),
-}
-"""Each set of ``helpers.datasets.DOWNLOADS``: its name, and what stands in for it."""
+STAND_INS = {"imagenette2-160": "the chapters use drawn shapes",
+             "flowers17": "the small-data chapter uses another set"}
+"""What stands in for each set of ``helpers.datasets.DOWNLOADS`` when it is missing."""
 INSTALLED = "alexnet_data_installed"
 """The Sphinx application's attribute that says a set was installed in this build."""
 
@@ -86,13 +85,13 @@ def fetch_data() -> list[str]:
         return []
     installed = []
     for position, name in enumerate(needed):
-        label, instead = DATA_SETS[name]
+        label, instead = dataset_label(name), STAND_INS[name]
         LOGGER.info(f"data: downloading {label} into {root}, once, before the chapters "
                     "run")
         try:
             datasets.install_download(name)
         except UnreachableError as error:
-            labels = " and ".join(DATA_SETS[later][0] for later in needed[position:])
+            labels = " and ".join(map(dataset_label, needed[position:]))
             LOGGER.info(f"data: no network ({urlparse(error.url).hostname} cannot be "
                         f"reached): {labels} not downloaded, so {instead}; connect and "
                         "build again, or install a copy: python -m data_scripts."

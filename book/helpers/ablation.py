@@ -33,7 +33,7 @@ from typing import Any
 import pandas as pd
 
 from helpers.claims import VERDICTS, FullValue
-from helpers.paths import BOOK_DATA, artifacts_root, write_text_atomic
+from helpers.paths import BOOK_DATA, artifacts_root, read_on_record, write_text_atomic
 
 ABLATIONS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     # name: (build_alexnet keyword arguments, PaperAugmentation keyword arguments)
@@ -150,7 +150,8 @@ def run_ablation(profile_name: str | None = None, data_name: str | None = None,
     folder = artifacts_root() / _folder(profile.name, splits.source.name)
     folder.mkdir(parents=True, exist_ok=True)
     record = {"profile": profile.name, "settings": asdict(settings), "recipe": recipe,
-              "data": splits.source.description, **machine_record(),
+              "data": splits.source.description, "train_images": splits.num_train,
+              "classes": len(splits.class_names), **machine_record(),
               "precision": training_precision(),
               "command": f"ALEXNET_PROFILE={profile.name} python -m helpers.ablation "
                          "--seed SEED --out DIR"}
@@ -181,8 +182,6 @@ def committed_ablation(profile_name: str = "full", folder: Path = BOOK_DATA
                        ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The ablation the book keeps (``<profile>_profile_ablation.*``): one row per
     variant and seed (``ablation_row``'s columns), and the record of where it ran."""
-    from helpers.paths import read_on_record
-
     return read_on_record(folder / f"{ablation_name(profile_name)}.csv",
                           f"ALEXNET_PROFILE={profile_name} python -m helpers.ablation "
                           f"--out {folder}", "on a GPU, minutes a variant")

@@ -34,6 +34,7 @@ from helpers.datasets import (
     DataNotFoundError,
     DataSource,
     class_display_name,
+    dataset_label,
     find_dataset,
     list_files,
 )
@@ -41,8 +42,6 @@ from helpers.paths import artifacts_root
 from helpers.shapes import resize_size
 
 CACHE_VERSION = 2
-LABELS = {"offline": "offline set of drawn shapes", "mini-imagenet": "mini-ImageNet",
-          "flowers17": "Oxford 17 Flowers", "imagenette2": "Imagenette (full size)"}
 
 
 def load_image(path: Path, size: int) -> np.ndarray | None:
@@ -231,11 +230,6 @@ def _decoded_split(name: str, files: list[Path], labels: list[int], size: int,
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(len(split), subset_size, replace=False))
     return Split(split.images[pick], split.labels[pick], [split.files[i] for i in pick])
-
-
-def dataset_label(dataset_name: str) -> str:
-    """The name a page prints for a data set (``"imagenette2-160"``: Imagenette-160)."""
-    return LABELS.get(dataset_name, dataset_name.replace("imagenette2-", "Imagenette-"))
 
 
 def _describe(dataset_name: str, folder: Path, classes: int, train: int,

@@ -53,6 +53,10 @@ DOWNLOAD_VARIABLE = "ALEXNET_DOWNLOAD"
 DOWNLOADS = {"imagenette2-160": "download_imagenette --variant 160",
              "flowers17": NAMED_SETS["flowers17"]}
 """The sets chapters download on first use, and the ``data_scripts`` command of each."""
+DATASET_LABELS = {"offline": "offline set of drawn shapes",
+                  "mini-imagenet": "mini-ImageNet", "flowers17": "Oxford 17 Flowers",
+                  "imagenette2": "Imagenette (full size)"}
+"""How the pages name the data sets that are not named by their folder."""
 WNID_NAMES = {  # ImageNet classes 0-15 (mini-ImageNet, in order), then Imagenette's
     "n01440764": "tench", "n01443537": "goldfish", "n01484850": "great white shark",
     "n01491361": "tiger shark", "n01494475": "hammerhead", "n01496331": "electric ray",
@@ -112,6 +116,12 @@ def _offline_folder() -> Path:
     from data_scripts.make_offline_dataset import ensure_offline_dataset
 
     return ensure_offline_dataset(data_root())
+
+
+def dataset_label(dataset_name: str) -> str:
+    """The name a page prints for a data set (``"imagenette2-160"``: Imagenette-160)."""
+    default = dataset_name.replace("imagenette2-", "Imagenette-")
+    return DATASET_LABELS.get(dataset_name, default)
 
 
 def downloads_enabled() -> bool:

@@ -148,21 +148,31 @@ def tower_layers(model: keras.Model) -> list[keras.layers.Layer]:
     return model.layers[model.layers.index(model.get_layer("conv1")) :]
 
 
+def tower_spec(ndim: int) -> Any:
+    """How an array of ``ndim`` axes is cut: along its last (kernels or neurons)."""
+    from jax.sharding import PartitionSpec
+
+    return PartitionSpec(*[None] * (ndim - 1), TOWERS)
+
+
+def weighted_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The layers of the split network that hold a kernel and a bias."""
+    return [layer for layer in tower_layers(model)
+            if getattr(layer, "kernel", None) is not None]
+
+
 def split_weights(model: keras.Model, mesh: Any) -> dict[str, tuple[Any, Any]]:
     """Every weighted layer's kernel and bias cut along the kernels (or neurons) axis,
     half on each device of ``mesh``: ``{name: (kernel, bias)}``, sharded JAX arrays."""
     import jax
-    from jax.sharding import NamedSharding, PartitionSpec
+    from jax.sharding import NamedSharding
 
     def halves(array: Any) -> Any:
-        spec = PartitionSpec(*[None] * (array.ndim - 1), TOWERS)  # the last axis
-        return jax.device_put(np.asarray(array), NamedSharding(mesh, spec))
+        sharding = NamedSharding(mesh, tower_spec(len(array.shape)))
+        return jax.device_put(np.asarray(array), sharding)
 
-    return {
-        layer.name: (halves(layer.kernel), halves(layer.bias))
-        for layer in tower_layers(model)
-        if getattr(layer, "kernel", None) is not None
-    }
+    return {layer.name: (halves(layer.kernel), halves(layer.bias))
+            for layer in weighted_layers(model)}
 
 
 def tower_program(layers: list, weights: dict, images: Any) -> Any:
@@ -214,20 +224,19 @@ def lrn_across_towers(layer: keras.layers.Layer, maps: Any) -> Any:
 
 def two_tower_forward(model: keras.Model, mesh: Any) -> Callable[..., Any]:
     """``forward(weights, images) -> logits``: the paper variant ``model`` (after its
-    input stage) split across the two devices of ``mesh``, compiled (JAX)."""
+    input stage) split across the two devices of ``mesh``, compiled (JAX); ``weights``
+    as ``split_weights`` gives them."""
     import jax
     from jax.sharding import PartitionSpec
 
     layers = tower_layers(model)
-    halves = {
-        name: tuple(PartitionSpec(*[None] * (w.ndim - 1), TOWERS) for w in pair)
-        for name, pair in split_weights(model, mesh).items()
-    }
+    halves = {layer.name: (tower_spec(len(layer.kernel.shape)), tower_spec(1))
+              for layer in weighted_layers(model)}
     program = jax.shard_map(
         lambda weights, images: tower_program(layers, weights, images),
         mesh=mesh,
         in_specs=(halves, PartitionSpec()),  # the images: a copy on each device
-        out_specs=PartitionSpec(None, TOWERS),  # the scores: half of the classes each
+        out_specs=tower_spec(2),  # the scores (B, classes): half of the classes each
     )
     return jax.jit(program)
 

@@ -246,8 +246,8 @@ def train_alexnet(splits: Any, settings: Any, *, name: str = "alexnet",
     recipe.setdefault("learning_rate", settings.learning_rate)
     # callbacks (a time limit, a logger) change when a run stops, and data_parallel
     # where it runs, not what it trains: a run resumes on one device or several
-    where = ("callbacks", "data_parallel")
-    trains = {k: v for k, v in recipe.items() if k not in where}
+    not_trained = ("callbacks", "data_parallel")
+    trains = {k: v for k, v in recipe.items() if k not in not_trained}
     options = {**(augment or {}), **(model or {}), **trains}
     run_name = run_name_of(splits, settings, name, variant, batch, options)
 
