@@ -94,7 +94,8 @@ def test_every_ablation_builds_the_variant_it_names():
 def fake_training(monkeypatch, tmp_path) -> list:
     """run_ablation's data and training replaced by stand-ins; returns their calls."""
     monkeypatch.setenv("ALEXNET_ARTIFACTS", str(tmp_path))
-    splits = SimpleNamespace(source=SimpleNamespace(name="tiny", description="tiny"))
+    splits = SimpleNamespace(source=SimpleNamespace(name="tiny", description="tiny"),
+                             num_train=64, class_names=["a", "b"])
     monkeypatch.setattr(helpers.data, "load_dataset", lambda *args, **kwargs: splits)
     calls = []
 
